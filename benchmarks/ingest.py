@@ -1,0 +1,158 @@
+"""Ingest benchmark: the files source on the real seasons, through normalization.
+
+Two paths over the same game dates, from the same exports:
+
+* core:    read the exports, normalize, write one parquet file per date per table, load the
+           warehouse (what the assets do, without Dagster);
+* dagster: the `ingest_game_logs_job` as `statmuse backfill` runs it (one single-run backfill per
+           season, recorded in a fresh SQLite-backed instance).
+
+Prints rows, seconds and rows per second per stage, and the dagster/core ratio (the cost of
+orchestration: Dagster stores an event per partition per asset).
+
+    python benchmarks/ingest.py                 # all nine seasons, 2015-10-01..2024-04-30
+    python benchmarks/ingest.py --reduced       # one month (the test suite runs this)
+    python benchmarks/ingest.py --no-dagster    # the core path only
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import warnings
+from datetime import date
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "nba"
+FULL = (date(2015, 10, 1), date(2024, 4, 30))
+REDUCED = (date(2023, 10, 24), date(2023, 11, 23))
+
+
+def core_path(data: Path, home: Path, start: date, end: date) -> dict[str, tuple[int, float]]:
+    from statmuse_pipelines.core.normalize import normalize_player_logs, normalize_team_logs
+    from statmuse_pipelines.core.schemas import PLAYER_GAME_STATS, TEAM_GAME_STATS
+    from statmuse_pipelines.core.seasons import date_range
+    from statmuse_pipelines.resources.lake import LakeResource
+    from statmuse_pipelines.resources.sources import FilesGameLogSource
+    from statmuse_pipelines.resources.warehouse import WarehouseResource
+
+    source = FilesGameLogSource(directory=str(data))
+    lake = LakeResource(root=str(home / "lake"))
+    warehouse = WarehouseResource(path=str(home / "warehouse.duckdb"))
+    days = date_range(start, end)
+    out: dict[str, tuple[int, float]] = {}
+
+    t = time.perf_counter()
+    raw_p = source.fetch("player", start, end)
+    raw_t = source.fetch("team", start, end)
+    out["read exports"] = (raw_p.height + raw_t.height, time.perf_counter() - t)
+
+    t = time.perf_counter()
+    players = normalize_player_logs(raw_p)
+    teams = normalize_team_logs(raw_t)
+    out["normalize"] = (players.height + teams.height, time.perf_counter() - t)
+
+    t = time.perf_counter()
+    lake.write_days("raw_player_game_logs", raw_p, days, "GAME_DATE")
+    lake.write_days("raw_team_game_logs", raw_t, days, "GAME_DATE")
+    lake.write_days("player_game_stats", players, days, "game_date")
+    lake.write_days("team_game_stats", teams, days, "game_date")
+    files = 4 * len(days)
+    out[f"write lake ({files:,} files)"] = (
+        raw_p.height + raw_t.height + players.height + teams.height,
+        time.perf_counter() - t,
+    )
+
+    t = time.perf_counter()
+    warehouse.replace_days(PLAYER_GAME_STATS, players, days)
+    warehouse.replace_days(TEAM_GAME_STATS, teams, days)
+    out["load warehouse"] = (players.height + teams.height, time.perf_counter() - t)
+    out["_player_games"] = (players.height, 0.0)
+    return out
+
+
+def dagster_path(data: Path, home: Path, start: date, end: date) -> tuple[int, float, int]:
+    """Ingest and normalize only, one single-run backfill per season, as `statmuse` runs them."""
+    import dagster as dg
+
+    from statmuse_pipelines.definitions import build_definitions
+    from statmuse_pipelines.resources.warehouse import WarehouseResource
+    from statmuse_pipelines.runs import ensure_dagster_home, season_chunks
+    from statmuse_pipelines.sensors.jobs import range_tags
+    from statmuse_pipelines.settings import Settings
+
+    settings = Settings(home=home, source="files", files_dir=data)
+    os.environ["DAGSTER_HOME"] = str(home / "dagster_home")
+    ensure_dagster_home(settings)
+    bench = dg.define_asset_job(
+        "ingest_only", selection=dg.AssetSelection.groups("ingest", "normalize")
+    )
+    defs = dg.Definitions.merge(build_definitions(settings), dg.Definitions(jobs=[bench]))
+    job = defs.resolve_job_def("ingest_only")
+    quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+    t = time.perf_counter()
+    runs = 0
+    with dg.DagsterInstance.get() as instance:
+        for a, b in season_chunks(start, end):
+            t0 = time.perf_counter()
+            result = job.execute_in_process(
+                instance=instance, tags=range_tags(str(a), str(b)), run_config=quiet
+            )
+            runs += 1
+            print(f"    {a}..{b}  {time.perf_counter() - t0:5.1f}s  run {result.run_id[:8]}")
+    seconds = time.perf_counter() - t
+    rows = WarehouseResource(path=str(settings.warehouse_path)).query(
+        "SELECT count(*) AS n FROM player_game_stats"
+    )["n"][0]
+    return int(rows), seconds, runs
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reduced", action="store_true", help="one month instead of nine seasons")
+    parser.add_argument("--no-dagster", action="store_true", help="skip the Dagster path")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder of nba_api exports")
+    args = parser.parse_args(argv)
+    if not (args.data / "player_game_logs").is_dir():
+        print(f"no exports at {args.data}: pass --data", file=sys.stderr)
+        return 2
+    import dagster as dg
+
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+
+    start, end = REDUCED if args.reduced else FULL
+    days = (end - start).days + 1
+    print(f"ingest benchmark: files source {args.data}, {start}..{end} ({days:,} game dates)")
+    with tempfile.TemporaryDirectory() as tmp:
+        core = core_path(args.data, Path(tmp) / "core", start, end)
+        player_games = core.pop("_player_games")[0]
+        core_total = sum(s for _, s in core.values())
+        print(f"\ncore path: {player_games:,} player-games")
+        print(f"  {'stage':<28}{'rows':>12}{'seconds':>10}{'rows/s':>14}")
+        for stage, (rows, seconds) in core.items():
+            print(f"  {stage:<28}{rows:>12,}{seconds:>10.2f}{rows / seconds:>14,.0f}")
+        print(
+            f"  {'total':<28}{player_games:>12,}{core_total:>10.2f}"
+            f"{player_games / core_total:>14,.0f}  player-games/s"
+        )
+        if args.no_dagster:
+            return 0
+        print("\ndagster path (statmuse backfill):")
+        rows, seconds, runs = dagster_path(args.data, Path(tmp) / "dagster", start, end)
+        if rows != player_games:
+            raise SystemExit(f"paths disagree: dagster {rows:,} vs core {player_games:,} rows")
+        print(
+            f"  {runs} runs, {rows:,} player-games in {seconds:.1f}s = {rows / seconds:,.0f} "
+            f"player-games/s; {days * 4 / seconds:,.1f} partition materializations/s"
+        )
+        print(f"\nratio dagster/core: {seconds / core_total:.1f}x the time of the core path")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""Training benchmark: every stat target on the real seasons, champion against naive baselines.
+
+Builds the features and the twelve datasets of ../shared/data/nba in memory, then trains each stat
+as the `player_models` asset does (Optuna, the pooled model, per-player candidates, champions on
+validation) and prints, per stat: training seconds, models fitted, and the test MAE of the
+champion set, of the pooled model and of the best naive baseline, on the same rows.
+
+    python benchmarks/training.py                         # 12 stats, nine seasons, defaults
+    python benchmarks/training.py --stats PTS REB --trials 4
+    python benchmarks/training.py --reduced               # one stat, one season (the test suite)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "nba"
+FULL = (date(2015, 10, 1), date(2024, 4, 30))
+REDUCED = (date(2022, 10, 1), date(2023, 4, 30))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reduced", action="store_true", help="PTS on one season, few players")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--stats", nargs="*", help="stat targets (default: all twelve)")
+    parser.add_argument("--trials", type=int, help="Optuna trials, pooled model (default 8)")
+    parser.add_argument("--player-trials", type=int, help="Optuna trials, per-player (default 4)")
+    parser.add_argument("--max-players", type=int, help="per-player model sets (default all)")
+    parser.add_argument("--min-games", type=int, help="training games for own models (50)")
+    parser.add_argument(
+        "--champion-z", type=float, help="standard errors an own model must beat pooled by (2)"
+    )
+    args = parser.parse_args(argv)
+    if not (args.data / "player_game_logs").is_dir():
+        print(f"no exports at {args.data}: pass --data", file=sys.stderr)
+        return 2
+
+    from statmuse_pipelines.core.datasets import TARGETS, build_dataset
+    from statmuse_pipelines.core.features import build_features
+    from statmuse_pipelines.core.models import BASELINES, PLAYER_KINDS, TrainingSettings, train_stat
+    from statmuse_pipelines.core.normalize import normalize_player_logs, normalize_team_logs
+    from statmuse_pipelines.resources.sources import FilesGameLogSource
+
+    overrides = {
+        "pooled_trials": args.trials,
+        "player_trials": args.player_trials,
+        "max_players": args.max_players,
+        "min_games": args.min_games,
+        "champion_z": args.champion_z,
+    }
+    if args.reduced:
+        base = {"pooled_trials": 1, "player_trials": 0, "max_players": 5, "stacking_folds": 2}
+        overrides = {**base, **{k: v for k, v in overrides.items() if v is not None}}
+    settings = TrainingSettings(**{k: v for k, v in overrides.items() if v is not None})
+    stats = args.stats or (["PTS"] if args.reduced else list(TARGETS))
+    start, end = REDUCED if args.reduced else FULL
+
+    t = time.perf_counter()
+    source = FilesGameLogSource(directory=str(args.data))
+    games = normalize_player_logs(source.fetch("player", start, end))
+    teams = normalize_team_logs(source.fetch("team", start, end))
+    features = build_features(games, teams, games)
+    print(
+        f"training benchmark: {games.height:,} player-games {start}..{end}, features in "
+        f"{time.perf_counter() - t:.1f}s; settings {settings.as_dict()}"
+    )
+    header = (
+        f"  {'stat':<8}{'seconds':>8}{'models':>8}{'own':>5}{'champion':>10}{'pooled':>9}"
+        f"{'best naive':>18}{'vs naive':>9}{'last10':>8}{'ewm':>8}{'season':>8}{'rows':>8}"
+    )
+    print(header)
+    total_s, total_models, rows = 0.0, 0, []
+    for stat in stats:
+        ds = build_dataset(features, games, stat, "real", "benchmark")
+        t = time.perf_counter()
+        trained = train_stat(stat, ds.splits(), ds.version, settings)
+        seconds = time.perf_counter() - t
+        fitted = 1 + len(PLAYER_KINDS) * len(trained.champions)
+        summary = {r["kind"]: r for r in trained.summary("test").iter_rows(named=True)}
+        best = min(BASELINES, key=lambda k: summary[k]["mae"])
+        change = (summary["champion"]["mae"] / summary[best]["mae"] - 1) * 100
+        own = sum(1 for k in trained.champions.values() if k != "pooled")
+        naive = f"{best.removeprefix('baseline_')} {summary[best]['mae']:.3f}"
+        each = "".join(f"{summary[b]['mae']:>8.3f}" for b in BASELINES)
+        print(
+            f"  {stat:<8}{seconds:>8.1f}{fitted:>8}{own:>5}{summary['champion']['mae']:>10.3f}"
+            f"{summary['pooled']['mae']:>9.3f}{naive:>18}{change:>+8.1f}%{each}"
+            f"{summary['champion']['rows']:>8}",
+            flush=True,
+        )
+        total_s += seconds
+        total_models += fitted
+        rows.append((stat, change, summary["pooled"]["mae"] < summary[best]["mae"]))
+    beats = sum(1 for *_, b in rows if b)
+    champ_beats = sum(1 for _, c, _ in rows if c < 0)
+    n = len(rows)
+    print(
+        f"total: {total_s:.1f}s, {total_models:,} models; champion set beats the best naive "
+        f"baseline on {champ_beats}/{n} stats, the pooled model alone on {beats}/{n}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

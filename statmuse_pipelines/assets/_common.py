@@ -1,0 +1,118 @@
+"""Helpers the asset modules share: metadata a person can read, check results."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import date
+
+import dagster as dg
+import polars as pl
+
+from statmuse_pipelines.core.checks import CheckOutcome
+
+
+def md_table(frame: pl.DataFrame, max_rows: int = 10) -> str:
+    """A markdown table of the first rows (Dagster renders markdown metadata as a table)."""
+    head = frame.head(max_rows)
+    if not head.width:
+        return "_(no columns)_"
+    lines = [
+        "| " + " | ".join(head.columns) + " |",
+        "|" + "---|" * head.width,
+    ]
+    for row in head.iter_rows():
+        lines.append("| " + " | ".join("" if v is None else str(v) for v in row) + " |")
+    if frame.height > max_rows:
+        lines.append(f"\n_{max_rows} of {frame.height:,} rows_")
+    if frame.height == 0:
+        lines.append("\n_no rows_")
+    return "\n".join(lines)
+
+
+def range_metadata(days: Sequence[date], counts: dict[date, int]) -> dict[str, dg.RawMetadataValue]:
+    """What a person wants to know about the whole run (the same on every partition's event)."""
+    with_games = [d for d, n in counts.items() if n]
+    return {
+        "run_partitions": f"{days[0]}..{days[-1]}" if len(days) > 1 else str(days[0]),
+        "run_rows": sum(counts.values()),
+        "run_days_with_games": len(with_games),
+        "run_days_without_games": len(days) - len(with_games),
+    }
+
+
+def add_partition_metadata(
+    context: dg.AssetExecutionContext,
+    frame: pl.DataFrame,
+    days: Sequence[date],
+    date_column: str,
+    game_column: str,
+    extra: dict[str, pl.Expr] | None = None,
+) -> None:
+    """Each partition's own row and game counts on its own materialization event.
+
+    A range run records one materialization per date; without this, every date would show the
+    whole run's totals.
+    """
+    extra = extra or {}
+    per_day = (
+        frame.group_by(date_column)
+        .agg(
+            pl.len().alias("rows"),
+            pl.col(game_column).n_unique().alias("games"),
+            *(expr.alias(name) for name, expr in extra.items()),
+        )
+        .rows_by_key(date_column, named=True, unique=True)
+    )
+    for day in days:
+        found = per_day.get(day)
+        meta: dict[str, dg.RawMetadataValue] = {
+            "dagster/row_count": int(found["rows"]) if found else 0,
+            "games": int(found["games"]) if found else 0,
+        }
+        for name in extra:
+            meta[name] = found[name] if found else 0
+        context.add_asset_metadata(meta, partition_key=day.isoformat())
+
+
+def check_results(asset: str, outcomes: Iterable[CheckOutcome]) -> list[dg.AssetCheckResult]:
+    return [
+        dg.AssetCheckResult(
+            asset_key=asset,
+            check_name=o.name,
+            passed=o.passed,
+            severity=dg.AssetCheckSeverity(o.severity),
+            description=o.description,
+            metadata={
+                **o.metadata,
+                **(
+                    {"examples": dg.MetadataValue.md(md_table(o.examples))}
+                    if o.examples is not None
+                    else {}
+                ),
+            },
+        )
+        for o in outcomes
+    ]
+
+
+def blocking_failures(outcomes: Iterable[CheckOutcome]) -> list[CheckOutcome]:
+    return [o for o in outcomes if not o.passed and o.severity == "ERROR"]
+
+
+def stop_if_blocked(asset: str, outcomes: list[CheckOutcome]) -> Iterator[dg.AssetCheckResult]:
+    """Stop the step when the new rows failed a blocking check; otherwise yield nothing.
+
+    The assets check their new rows before storing them. On a blocking failure this yields every
+    check result (so the UI shows which check failed and why) and raises: failing rows are
+    written nowhere, and a partition that was good stays good when a re-run brings bad data.
+    Use it as `yield from stop_if_blocked(asset, outcomes)` before writing.
+    """
+    failed = blocking_failures(outcomes)
+    if not failed:
+        return
+    yield from check_results(asset, outcomes)
+    raise dg.Failure(
+        description=f"{asset}: {len(failed)} blocking check(s) failed, nothing was written: "
+        + "; ".join(f"{o.name}: {o.description}" for o in failed),
+        metadata={o.name: o.description for o in failed},
+    )

@@ -1,0 +1,213 @@
+"""Stage `models`: per stat, a pooled model and per-player champions, gated into production."""
+
+import time
+
+import dagster as dg
+import polars as pl
+
+from statmuse_pipelines.assets._common import md_table
+from statmuse_pipelines.assets.datasets import target_partitions, training_datasets
+from statmuse_pipelines.core.models import BASELINES, TrainingSettings, model_version, train_stat
+from statmuse_pipelines.core.registry import (
+    GateDecision,
+    evaluation_model,
+    manifest_of,
+    promotion_gate,
+    refit_production,
+)
+from statmuse_pipelines.resources.lake import LakeResource
+from statmuse_pipelines.resources.models import (
+    ModelRegistry,
+    ModelStoreResource,
+    now_utc,
+)
+from statmuse_pipelines.resources.warehouse import WarehouseResource
+
+
+class TrainingConfig(dg.Config):
+    """How to train (the launchpad shows these; the demo passes small values)."""
+
+    min_games: int = 50
+    max_players: int = 0
+    pooled_trials: int = 8
+    player_trials: int = 4
+    tuning_players: int = 16
+    stacking_folds: int = 3
+    promotion_tolerance: float = 0.02
+    champion_z: float = 2.0
+    seed: int = 7
+
+    def settings(self) -> TrainingSettings:
+        return TrainingSettings(**self.model_dump(), n_jobs=2)
+
+
+def _summary_frame(manifest: dict, split: str) -> pl.DataFrame:
+    return pl.DataFrame(manifest["summary"][split]).with_columns(pl.col(pl.Float64).round(4))
+
+
+def _production_comparison(
+    stat: str,
+    candidate: dict,
+    test: pl.DataFrame,
+    lake: LakeResource,
+    store: ModelStoreResource,
+    registry: ModelRegistry,
+) -> tuple[str | None, float | None, str | None]:
+    """The production version's test MAE: on the candidate's own test rows when production's
+    evaluation fit never saw them, else on its own test split (and the metadata says which)."""
+    production = registry.production_version(stat)
+    if production is None:
+        return None, None, None
+    prod = store.manifest(stat, production)
+    prod_dataset = lake.read_manifest(stat, prod["dataset_version"]) if prod else None
+    cand_dataset = lake.read_manifest(stat, candidate["dataset_version"])
+    comparable = (
+        prod is not None
+        and prod_dataset is not None
+        and store.has_fit(stat, production, "evaluation")
+        and prod_dataset["cutoffs"]["val_end"] is not None
+        and cand_dataset["cutoffs"]["test_start"] is not None
+        and prod_dataset["cutoffs"]["val_end"] < cand_dataset["cutoffs"]["test_start"]
+        and set(prod["features"]) <= set(test.columns)
+    )
+    if comparable:
+        model = store.load(stat, production, "evaluation")
+        pred = model.predict(test)
+        mae = float((pl.Series(pred) - test["target"]).abs().mean())
+        return production, mae, "the same test rows"
+    mae = next(r["mae"] for r in prod["summary"]["test"] if r["kind"] == "champion")
+    return production, mae, "each version's own test split"
+
+
+@dg.asset(
+    partitions_def=target_partitions,
+    group_name="models",
+    kinds={"xgboost", "scikit-learn", "optuna", "duckdb"},
+    deps=[training_datasets],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "promotion_gate",
+            asset="player_models",
+            blocking=True,
+            partitions_def=target_partitions,
+            description="the candidate set beats the best naive baseline on test and does not "
+            "regress against production: only then is it promoted",
+        )
+    ],
+)
+def player_models(
+    context: dg.AssetExecutionContext,
+    config: TrainingConfig,
+    lake: LakeResource,
+    warehouse: WarehouseResource,
+    model_store: ModelStoreResource,
+) -> dg.MaterializeResult:
+    """Per stat: a pooled model and per-player champions, measured against naive baselines."""
+    stat = context.partition_key
+    settings = config.settings()
+    dataset = lake.read_manifest(stat)
+    if dataset is None:
+        raise dg.Failure(f"no training dataset for {stat}: materialize training_datasets first")
+    empty = [s for s, n in dataset["rows"].items() if n == 0]
+    if empty:
+        raise dg.Failure(
+            f"{stat} dataset {dataset['version']} has no {' or '.join(empty)} rows: too few game "
+            "dates to choose and measure models; ingest more days and rebuild the datasets"
+        )
+    splits = lake.read_dataset(stat, dataset["version"])
+    version = model_version(stat, dataset["version"], settings)
+    registry = ModelRegistry(warehouse, model_store)
+    started = time.monotonic()
+
+    manifest = model_store.manifest(stat, version)
+    if manifest is not None and model_store.has_fit(stat, version, "evaluation"):
+        context.log.info(f"{stat}: version {version} exists (same dataset and settings): reused")
+        reused = True
+    else:
+        reused = False
+        trained = train_stat(stat, splits, dataset["version"], settings, log=context.log.info)
+        created = now_utc()
+        manifest = manifest_of(trained, created)
+        model_store.save_fit(evaluation_model(trained))
+        model_store.save_manifest(stat, version, manifest)
+        registry.record_metrics(trained.metrics, created)
+        registry.register(manifest, "evaluation", created, trained.metrics)
+    train_seconds = time.monotonic() - started
+
+    test_summary = {r["kind"]: r for r in manifest["summary"]["test"]}
+    baselines = {k: test_summary[k]["mae"] for k in BASELINES}
+    production, production_mae, compared_on = _production_comparison(
+        stat, manifest, splits["test"], lake, model_store, registry
+    )
+    if production == version:
+        decision = GateDecision(
+            passed=True,
+            reason=f"{version} is already production",
+            candidate_mae=test_summary["champion"]["mae"],
+            best_baseline=min(baselines, key=baselines.get),
+            best_baseline_mae=min(baselines.values()),
+            production_version=production,
+        )
+    else:
+        decision = promotion_gate(
+            test_summary["champion"]["mae"],
+            baselines,
+            settings.promotion_tolerance,
+            production,
+            production_mae,
+            compared_on,
+        )
+    refit_seconds = 0.0
+    if decision.passed and production != version:
+        if not model_store.has_fit(stat, version, "production"):
+            t0 = time.monotonic()
+            rows = pl.concat([splits["train"], splits["val"], splits["test"]])
+            model_store.save_fit(refit_production(manifest, rows, settings.n_jobs))
+            refit_seconds = time.monotonic() - t0
+            manifest["fits"] = ["evaluation", "production"]
+            manifest["production_rows"] = rows.height
+            model_store.save_manifest(stat, version, manifest)
+            registry.register(manifest, "production", now_utc(), registry.metrics(version))
+        registry.promote(stat, version, decision.reason)
+    stage = registry.stage(stat, version)
+    context.log.info(f"{stat} {version}: {decision.reason}")
+
+    champions = pl.Series("kind", list(manifest["champions"].values()), dtype=pl.String)
+    counts = champions.value_counts().sort("count", descending=True)
+    importance = pl.DataFrame(manifest["importance"]).head(15)
+    return dg.MaterializeResult(
+        metadata={
+            "version": version,
+            "dataset_version": dataset["version"],
+            "stage": stage,
+            "decision": decision.reason,
+            "reused_existing_version": reused,
+            "training_seconds": round(train_seconds, 1),
+            "production_refit_seconds": round(refit_seconds, 1),
+            "players_with_candidates": len(manifest["champions"]),
+            "players_with_own_champion": int((champions != "pooled").sum()),
+            "test_champion_vs_baselines": dg.MetadataValue.md(
+                md_table(_summary_frame(manifest, "test"))
+            ),
+            "validation_champion_vs_baselines": dg.MetadataValue.md(
+                md_table(_summary_frame(manifest, "val"))
+            ),
+            "champions_by_kind": dg.MetadataValue.md(md_table(counts)),
+            "pooled_feature_importance": dg.MetadataValue.md(
+                md_table(importance.with_columns(pl.col(pl.Float64).round(4)), max_rows=15)
+            ),
+            "pooled_params": manifest["pooled_params"],
+            "pooled_rounds": manifest["pooled_rounds"],
+            "player_params": manifest["player_params"],
+            "optuna_trials": dg.MetadataValue.json(manifest["tuning"]),
+            "model_path": dg.MetadataValue.path(str(model_store.version_dir(stat, version))),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="promotion_gate",
+                passed=decision.passed,
+                description=decision.reason,
+                metadata=decision.metadata(),
+            )
+        ],
+    )

@@ -1,0 +1,351 @@
+"""Stage `monitoring`: graded predictions, performance over time, drift, automatic rollback."""
+
+import base64
+import os
+from datetime import date, timedelta
+
+import dagster as dg
+import polars as pl
+
+from statmuse_pipelines.assets._common import add_partition_metadata, md_table, range_metadata
+from statmuse_pipelines.assets.calibration import read_scored
+from statmuse_pipelines.assets.datasets import target_partitions
+from statmuse_pipelines.assets.normalize import player_game_stats
+from statmuse_pipelines.assets.serving import daily_predictions
+from statmuse_pipelines.core.alerts import Alert, deliver
+from statmuse_pipelines.core.drift import (
+    DRIFT_DAYS,
+    ECE_MARGIN,
+    KS_LIMIT,
+    PSI_LIMIT,
+    SHIFT_LIMIT,
+    compare,
+)
+from statmuse_pipelines.core.drift import feature_drift as drift_of
+from statmuse_pipelines.core.features import feature_names
+from statmuse_pipelines.core.grading import (
+    ROLLBACK_WINDOW,
+    grade,
+    performance,
+    rollback_decision,
+    window_metrics,
+)
+from statmuse_pipelines.core.schemas import (
+    ALERTS,
+    FEATURE_DRIFT,
+    MODEL_PERFORMANCE,
+    PLAYER_GAME_STATS,
+    PREDICTION_OUTCOMES,
+    PREDICTIONS,
+)
+from statmuse_pipelines.partitions import daily_partitions, partition_days
+from statmuse_pipelines.resources.lake import LakeResource
+from statmuse_pipelines.resources.models import ModelRegistry, ModelStoreResource, now_utc
+from statmuse_pipelines.resources.warehouse import WarehouseResource
+
+
+def record_alert(warehouse: WarehouseResource, alert: Alert) -> str:
+    """Write the alert and send it to the webhook (if STATMUSE_ALERT_WEBHOOK is set)."""
+    status = deliver(
+        alert, os.environ.get("STATMUSE_ALERT_WEBHOOK"), os.environ.get("STATMUSE_ALERT_SECRET")
+    )
+    warehouse.upsert(ALERTS, pl.DataFrame([{**alert.__dict__, "webhook": status}]))
+    return status
+
+
+def _stored(lake: LakeResource, table: str, first: date, last: date) -> list[date]:
+    return [d for d in lake.stored_days(table) if first <= d <= last]
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="monitoring",
+    kinds={"polars", "parquet", "duckdb"},
+    pool="duckdb",
+    deps=[daily_predictions, player_game_stats],
+)
+def prediction_outcomes(
+    context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """Each prediction of the day graded with the box score: actual, error, result, bet profit."""
+    days = partition_days(context)
+    predicted = _stored(lake, "predictions", days[0], days[-1])
+    predictions = lake.read_days("predictions", predicted, PREDICTIONS.schema)
+    games = lake.read_days(
+        "player_game_stats", _stored(lake, "player_game_stats", days[0], days[-1]),
+        PLAYER_GAME_STATS.schema,
+    )  # fmt: skip
+    graded = PREDICTION_OUTCOMES.conform(grade(predictions, games))
+    counts = lake.write_days("prediction_outcomes", graded, days, "prediction_date")
+    warehouse.replace_days(PREDICTION_OUTCOMES, graded, days, date_column="prediction_date")
+    add_partition_metadata(context, graded, days, "prediction_date", "game_id")
+    results = dict(graded.group_by("result").len().sort("result").iter_rows())
+    bets = graded.filter(pl.col("bet_placed"))
+    return dg.MaterializeResult(
+        metadata={
+            **range_metadata(days, counts),
+            "results": dg.MetadataValue.json(results),
+            "bets": bets.height,
+            "bet_profit": round(float(bets["bet_profit"].sum()), 3) if bets.height else 0.0,
+            "mae": round(float(graded["error"].abs().mean()), 3) if graded.height else None,
+            "warehouse_table": "prediction_outcomes",
+        }
+    )
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="monitoring",
+    kinds={"polars", "duckdb", "matplotlib"},
+    pool="duckdb",
+    deps=[prediction_outcomes],
+)
+def model_performance(
+    context: dg.AssetExecutionContext,
+    lake: LakeResource,
+    warehouse: WarehouseResource,
+    model_store: ModelStoreResource,
+) -> dg.MaterializeResult:
+    """Per stat: MAE, Brier, ECE, hit rate, ROI and volume over 1, 7 and 30 days; rollbacks."""
+    days = partition_days(context)
+    outcomes = lake.read_days(
+        "prediction_outcomes",
+        _stored(lake, "prediction_outcomes", days[0] - timedelta(days=60), days[-1]),
+        PREDICTION_OUTCOMES.schema,
+    )
+    rows = pl.concat([performance(outcomes, d) for d in days])
+    warehouse.replace_days(MODEL_PERFORMANCE, rows, days, date_column="as_of")
+    rollbacks = check_rollbacks(outcomes, days[-1], warehouse, model_store, context.log.info)
+    history = warehouse.query(
+        "SELECT * FROM model_performance WHERE window_days = 7 AND as_of <= ? ORDER BY as_of",
+        [days[-1]],
+    )
+    png = performance_plot(history, lake, days[-1])
+    latest = rows.filter((pl.col("as_of") == days[-1]) & (pl.col("window_days") == 7))
+    return dg.MaterializeResult(
+        metadata={
+            **range_metadata(days, {d: rows.filter(pl.col("as_of") == d).height for d in days}),
+            "last_7_days": dg.MetadataValue.md(
+                md_table(
+                    latest.drop("as_of", "window_days").with_columns(pl.col(pl.Float64).round(3))
+                )
+            ),
+            "rollbacks": dg.MetadataValue.json(rollbacks),
+            "performance": dg.MetadataValue.md(
+                f"![performance](data:image/png;base64,{base64.b64encode(png.read_bytes()).decode()})"
+            ),
+            "performance_png": dg.MetadataValue.path(str(png)),
+        }
+    )
+
+
+def check_rollbacks(
+    outcomes: pl.DataFrame, day: date, warehouse: WarehouseResource, store: ModelStoreResource, log
+) -> dict[str, str]:
+    """The runbook's rule for each stat whose production version replaced another one."""
+    registry = ModelRegistry(warehouse, store)
+    graded = outcomes.filter((pl.col("result") != "void") & (pl.col("prediction_date") <= day))
+    decisions = {}
+    for stat in sorted(graded["stat"].unique().to_list()):
+        current = registry.production_version(stat)
+        if current is None:
+            continue
+        history = registry.history(stat).filter(pl.col("to_stage") == "production")
+        earlier = history.filter(pl.col("version") != current)
+        if earlier.height == 0:
+            continue
+        previous = earlier["version"][-1]
+        part = graded.filter(pl.col("stat") == stat)
+        new = part.filter(pl.col("model_version") == current)
+        old = part.filter(pl.col("model_version") == previous)
+        if new["prediction_date"].n_unique() < ROLLBACK_WINDOW or old.height == 0:
+            continue
+        new_days = sorted(new["prediction_date"].unique().to_list())[:ROLLBACK_WINDOW]
+        old_days = sorted(old["prediction_date"].unique().to_list())[-ROLLBACK_WINDOW:]
+        decision = rollback_decision(
+            window_metrics(new.filter(pl.col("prediction_date").is_in(new_days))),
+            window_metrics(old.filter(pl.col("prediction_date").is_in(old_days))),
+        )
+        decisions[stat] = decision.reason
+        if decision.roll_back:
+            _, restored = registry.rollback(stat, f"automatic rollback: {decision.reason}")
+            log(f"{stat}: rolled back {current} -> {restored}: {decision.reason}")
+            record_alert(
+                warehouse,
+                Alert(
+                    alert_id=f"rollback-{stat}-{current}",
+                    created_at=now_utc(),
+                    kind="rollback",
+                    severity="ERROR",
+                    subject=stat,
+                    message=f"{stat} rolled back from {current} to {restored}: {decision.reason}",
+                ),
+            )
+    return decisions
+
+
+def performance_plot(history: pl.DataFrame, lake: LakeResource, day: date):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    for (stat,), part in sorted(history.partition_by("stat", as_dict=True).items()):
+        axes[0].plot(part["as_of"], part["mae"] / part["mae"].mean(), label=stat)
+        axes[1].plot(part["as_of"], part["hit_rate"], label=stat)
+    axes[0].set_title("7-day MAE (relative to each stat's mean)", fontsize=9)
+    axes[1].set_title("7-day hit rate of recommended bets", fontsize=9)
+    axes[1].axhline(0.524, color="grey", linestyle="--", linewidth=0.8)  # break-even at -110
+    for ax in axes:
+        ax.tick_params(axis="x", labelrotation=30, labelsize=7)
+    if history.height:
+        axes[1].legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    path = lake.reports_dir() / "performance" / f"performance_{day}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
+DRIFT_CHECKS = (
+    "features_have_not_drifted",
+    "predictions_have_not_drifted",
+    "calibration_has_not_drifted",
+)
+
+
+@dg.asset(
+    partitions_def=target_partitions,
+    group_name="monitoring",
+    kinds={"scipy", "duckdb"},
+    deps=[
+        dg.AssetDep("player_features", partition_mapping=dg.AllPartitionMapping()),
+        dg.AssetDep(daily_predictions, partition_mapping=dg.AllPartitionMapping()),
+        dg.AssetDep(prediction_outcomes, partition_mapping=dg.AllPartitionMapping()),
+        "calibrators",
+    ],
+    check_specs=[
+        dg.AssetCheckSpec(
+            name,
+            asset="feature_drift",
+            partitions_def=target_partitions,
+            description=f"{name.replace('_', ' ')} (WARN; a failure asks for a retrain)",
+        )
+        for name in DRIFT_CHECKS
+    ],
+)
+def feature_drift(
+    context: dg.AssetExecutionContext,
+    lake: LakeResource,
+    warehouse: WarehouseResource,
+    model_store: ModelStoreResource,
+) -> dg.MaterializeResult:
+    """Recent features, predictions and calibration against what the production model learned."""
+    stat = context.partition_key
+    registry = ModelRegistry(warehouse, model_store)
+    version = registry.production_version(stat)
+    if version is None:
+        raise dg.Failure(f"{stat} has no production model: no drift to check")
+    manifest = model_store.manifest(stat, version)
+    # the most recent rows the production model learned from (it is refit on every split)
+    reference = lake.read_dataset(stat, manifest["dataset_version"])["test"]
+    stored = lake.stored_days("player_features")
+    end = stored[-1]
+    start = end - timedelta(days=DRIFT_DAYS - 1)
+    recent = lake.read_days("player_features", [d for d in stored if d >= start])
+    features = drift_of(reference, recent, feature_names()).with_columns(kind=pl.lit("feature"))
+    drifted = features.filter(pl.col("drifted"))
+
+    predictions = lake.read_days(
+        "predictions",
+        [d for d in lake.stored_days("predictions") if d >= start],
+        PREDICTIONS.schema,
+    ).filter(pl.col("stat") == stat)
+    _, scored = read_scored(lake, stat)
+    pred = compare(
+        scored.select(pl.col("mu").alias("prediction")),
+        predictions.select("prediction"),
+        ["prediction"],
+    ).with_columns(kind=pl.lit("prediction"))
+
+    outcomes = lake.read_days(
+        "prediction_outcomes",
+        [d for d in lake.stored_days("prediction_outcomes") if d >= end - timedelta(days=29)],
+        PREDICTION_OUTCOMES.schema,
+    ).filter((pl.col("stat") == stat) & (pl.col("result") != "void"))
+    recent_ece = window_metrics(outcomes)["ece"] if outcomes.height >= 200 else None
+    test_ece = warehouse.query(
+        "SELECT ece FROM calibration_metrics WHERE stat = ? AND model_version = ? "
+        "AND split = 'test' AND line_kind = 'all' AND stage = 'calibrated'",
+        [stat, version],
+    )
+    test_ece = float(test_ece["ece"][0]) if test_ece.height else None
+    calibration_drifted = (
+        recent_ece is not None and test_ece is not None and recent_ece > test_ece + ECE_MARGIN
+    )
+    checked = now_utc()
+    history = pl.concat(
+        [
+            features,
+            pred,
+            pl.DataFrame(
+                [{"name": "ece", "kind": "calibration", "reference_mean": test_ece,
+                  "recent_mean": recent_ece, "drifted": calibration_drifted}]
+            ),
+        ],
+        how="diagonal_relaxed",
+    ).with_columns(
+        stat=pl.lit(stat), model_version=pl.lit(version), checked_at=pl.lit(checked),
+        window_start=pl.lit(start), window_end=pl.lit(end),
+    )  # fmt: skip
+    warehouse.upsert(FEATURE_DRIFT, history)
+    top = features.head(10).with_columns(pl.col(pl.Float64).round(3))
+    drift_meta = {r["name"]: {"psi": round(r["psi"], 3), "ks": round(r["ks_stat"], 3),
+                              "shift_sd": round(r["shift"], 2)}
+                  for r in drifted.iter_rows(named=True)}  # fmt: skip
+    pred_drifted = bool(pred["drifted"].any()) if pred.height else False
+    return dg.MaterializeResult(
+        metadata={
+            "model_version": version,
+            "window": f"{start}..{end}",
+            "recent_rows": recent.height,
+            "features_checked": features.height,
+            "features_drifted": drifted.height,
+            "largest_shifts": dg.MetadataValue.md(md_table(top.drop("kind"), max_rows=10)),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="features_have_not_drifted",
+                passed=drifted.height == 0,
+                severity=dg.AssetCheckSeverity.WARN,
+                description=f"{drifted.height} of {features.height} features drifted "
+                f"(PSI >= {PSI_LIMIT}, KS >= {KS_LIMIT} and a shift >= {SHIFT_LIMIT} SD) "
+                f"in {start}..{end}",
+                metadata={"drifted": dg.MetadataValue.json(drift_meta)},
+            ),
+            dg.AssetCheckResult(
+                check_name="predictions_have_not_drifted",
+                passed=not pred_drifted,
+                severity=dg.AssetCheckSeverity.WARN,
+                description="recent predictions against the test split's"
+                + (
+                    f": PSI {pred['psi'][0]:.3f}" if pred.height else ": too few recent predictions"
+                ),
+            ),
+            dg.AssetCheckResult(
+                check_name="calibration_has_not_drifted",
+                passed=not calibration_drifted,
+                severity=dg.AssetCheckSeverity.WARN,
+                description=f"ECE of the last 30 days {_round(recent_ece)} against "
+                f"{_round(test_ece)} on test (margin {ECE_MARGIN})",
+            ),
+        ],
+    )
+
+
+def _round(value: float | None) -> str:
+    return "n/a (too few graded rows)" if value is None else f"{value:.4f}"

@@ -1,0 +1,119 @@
+"""Stage `normalize`: typed, deduplicated, checked box scores in the lake and the warehouse."""
+
+from collections.abc import Iterator
+
+import dagster as dg
+import polars as pl
+
+from statmuse_pipelines.assets._common import (
+    add_partition_metadata,
+    check_results,
+    md_table,
+    range_metadata,
+    stop_if_blocked,
+)
+from statmuse_pipelines.assets.ingest import raw_player_game_logs, raw_team_game_logs
+from statmuse_pipelines.core import checks
+from statmuse_pipelines.core.normalize import normalize_player_logs, normalize_team_logs
+from statmuse_pipelines.core.schemas import PLAYER_GAME_STATS, TEAM_GAME_STATS
+from statmuse_pipelines.partitions import daily_partitions, partition_days
+from statmuse_pipelines.resources.lake import LakeResource
+from statmuse_pipelines.resources.warehouse import WarehouseResource
+
+_CHECK_DOCS = {
+    "has_expected_columns": "every documented column is present with its type",
+    "no_duplicate_player_games": "one row per (player_id, game_id)",
+    "no_duplicate_team_games": "one row per (team_id, game_id)",
+    "counts_are_non_negative": "no negative count or minutes",
+    "points_add_up": "pts = 2*fgm + fg3m + ftm",
+    "rebounds_add_up": "reb = oreb + dreb",
+    "makes_within_attempts": "makes <= attempts; threes <= field goals",
+    "every_game_has_two_teams": "each game_id has exactly two team rows",
+    "player_totals_match_team_totals": "players' sums equal the team box score",
+    "pace_is_plausible": "pace between 80 and 125 (WARN)",
+}
+
+
+def _specs(asset: str, names: tuple[str, ...]) -> list[dg.AssetCheckSpec]:
+    return [
+        dg.AssetCheckSpec(
+            name,
+            asset=asset,
+            blocking=checks.TEAM_CHECK_SEVERITY.get(name, "ERROR") == "ERROR",
+            description=_CHECK_DOCS[name],
+        )
+        for name in names
+    ]
+
+
+def _metadata(frame: pl.DataFrame, days, counts, lake: LakeResource, table: str) -> dict:
+    seasons = sorted(frame["season"].unique().to_list()) if frame.height else []
+    return {
+        **range_metadata(days, counts),
+        "run_games": frame["game_id"].n_unique() if frame.height else 0,
+        "seasons": ", ".join(seasons) or "none",
+        "lake_path": dg.MetadataValue.path(str(lake.path(table, days[0]).parent)),
+        "warehouse_table": table,
+        "preview": dg.MetadataValue.md(md_table(frame)),
+    }
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="normalize",
+    kinds={"polars", "parquet", "duckdb"},
+    pool="duckdb",
+    deps=[raw_player_game_logs],
+    check_specs=_specs("player_game_stats", checks.PLAYER_CHECK_NAMES),
+)
+def player_game_stats(
+    context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
+) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
+    """One typed, deduplicated row per player per game played."""
+    days = partition_days(context)
+    frame = normalize_player_logs(lake.read_days("raw_player_game_logs", days))
+    outcomes = checks.player_game_checks(frame)
+    yield from stop_if_blocked("player_game_stats", outcomes)
+    counts = lake.write_days("player_game_stats", frame, days, "game_date")
+    warehouse.replace_days(PLAYER_GAME_STATS, frame, days)
+    add_partition_metadata(
+        context, frame, days, "game_date", "game_id", {"players": pl.col("player_id").n_unique()}
+    )
+    meta = _metadata(frame, days, counts, lake, "player_game_stats")
+    meta["run_players"] = frame["player_id"].n_unique() if frame.height else 0
+    yield dg.MaterializeResult(
+        metadata=meta, check_results=check_results("player_game_stats", outcomes)
+    )
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="normalize",
+    kinds={"polars", "parquet", "duckdb"},
+    pool="duckdb",
+    deps=[raw_team_game_logs, player_game_stats],
+    check_specs=_specs("team_game_stats", checks.TEAM_CHECK_NAMES),
+)
+def team_game_stats(
+    context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
+) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
+    """One row per team per game: box score, opponent's box score, possessions, pace, ratings."""
+    days = partition_days(context)
+    frame = normalize_team_logs(lake.read_days("raw_team_game_logs", days))
+    players = lake.read_days("player_game_stats", days)
+    outcomes = checks.team_game_checks(frame, players)
+    yield from stop_if_blocked("team_game_stats", outcomes)
+    counts = lake.write_days("team_game_stats", frame, days, "game_date")
+    warehouse.replace_days(TEAM_GAME_STATS, frame, days)
+    add_partition_metadata(
+        context, frame, days, "game_date", "game_id", {"mean_pace": pl.col("pace").mean().round(2)}
+    )
+    meta = _metadata(frame, days, counts, lake, "team_game_stats")
+    if frame.height:
+        meta["run_mean_pace"] = round(float(frame["pace"].mean()), 2)
+        meta["run_mean_points"] = round(float(frame["pts"].mean()), 2)
+    yield dg.MaterializeResult(
+        metadata=meta, check_results=check_results("team_game_stats", outcomes)
+    )

@@ -1,0 +1,167 @@
+"""Stage `serving`: the day's slate, predicted by the production models, in `predictions`."""
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+
+import dagster as dg
+import joblib
+import polars as pl
+
+from statmuse_pipelines.assets._common import md_table, range_metadata
+from statmuse_pipelines.assets.calibration import read_market_lines
+from statmuse_pipelines.assets.features import player_features
+from statmuse_pipelines.core.datasets import TARGETS
+from statmuse_pipelines.core.features import build_features, history_start, team_history_start
+from statmuse_pipelines.core.schemas import PLAYER_GAME_STATS, PREDICTIONS
+from statmuse_pipelines.core.serving import predict_stat, slate_candidates
+from statmuse_pipelines.partitions import daily_partitions, partition_days
+from statmuse_pipelines.resources.lake import LakeResource
+from statmuse_pipelines.resources.models import ModelRegistry, ModelStoreResource
+from statmuse_pipelines.resources.sources import GameLogSource
+from statmuse_pipelines.resources.warehouse import WarehouseResource
+
+
+def _days_between(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def _history(lake: LakeResource, day: date) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """What the features of `day` may read: stored box scores before it (core.features windows)."""
+    stored = set(lake.stored_days("player_game_stats"))
+    team_stored = set(lake.stored_days("team_game_stats"))
+    before = day - timedelta(days=1)
+    start, team_start = history_start(day), team_history_start(day)
+    games = lake.read_days(
+        "player_game_stats",
+        [d for d in _days_between(start, before) if d in stored],
+        PLAYER_GAME_STATS.schema,
+    )
+    teams = lake.read_days(
+        "team_game_stats", [d for d in _days_between(team_start, before) if d in team_stored]
+    )
+    prior = (
+        lake.read_days(
+            "player_game_stats",
+            [d for d in sorted(stored) if d < start],
+            PLAYER_GAME_STATS.schema,
+            ["player_id"],
+        )
+        .group_by("player_id")
+        .agg(pl.len().alias("games"))
+    )
+    return games, teams, prior
+
+
+def predict_day(
+    day: date,
+    game_logs: GameLogSource,
+    lake: LakeResource,
+    registry: ModelRegistry,
+    log=lambda msg: None,
+) -> tuple[pl.DataFrame, dict[str, str], int, int]:
+    """Predictions for the slate of `day`: (rows, skipped stats and why, games, candidates)."""
+    slate = game_logs.schedule(day, day)
+    if slate.height == 0:
+        return pl.DataFrame(schema=PREDICTIONS.schema), {}, 0, 0
+    games, teams, prior = _history(lake, day)
+    targets = slate_candidates(games, slate, day)
+    features = build_features(games, teams, targets, prior)
+    lines = read_market_lines(lake)
+    day_lines = lines.filter(pl.col("game_date") == day) if lines is not None else None
+    store = registry.store
+    out, skipped = [], {}
+    for stat in TARGETS:
+        version = registry.production_version(stat)
+        if version is None:
+            skipped[stat] = "no production model"
+            continue
+        manifest = store.manifest(stat, version)
+        dataset = lake.read_manifest(stat, manifest["dataset_version"])
+        trained_through = date.fromisoformat(dataset["dates"]["test"]["end"])
+        if trained_through >= day:
+            # the production fit has seen this day's games: its predictions would be hindsight
+            skipped[stat] = f"production model trained through {trained_through}"
+            continue
+        probability_path = store.version_dir(stat, version) / "probability.joblib"
+        if not probability_path.exists():
+            skipped[stat] = f"{version} is not calibrated yet"
+            continue
+        model = store.load(stat, version, "production")
+        probability = joblib.load(probability_path)
+        out.append(predict_stat(features, stat, model, probability, day_lines))
+    rows = pl.concat(out) if out else pl.DataFrame(schema=PREDICTIONS.schema)
+    created = datetime.now(UTC).replace(microsecond=0).isoformat()
+    rows = rows.with_columns(created_at=pl.lit(created))
+    log(f"{day}: {slate.height} games, {targets.height} players, {rows.height} predictions")
+    return PREDICTIONS.conform(rows), skipped, slate.height, targets.height
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="serving",
+    kinds={"polars", "parquet", "duckdb"},
+    pool="duckdb",
+    deps=[
+        player_features,
+        dg.AssetDep("calibrators", partition_mapping=dg.AllPartitionMapping()),
+        "market_lines",
+    ],
+)
+def daily_predictions(
+    context: dg.AssetExecutionContext,
+    game_logs: GameLogSource,
+    lake: LakeResource,
+    warehouse: WarehouseResource,
+    model_store: ModelStoreResource,
+) -> Iterator[dg.MaterializeResult]:
+    """The day's slate: each candidate player x stat with P(over), a recommendation and a stake."""
+    days = partition_days(context)
+    registry = ModelRegistry(warehouse, model_store)
+    frames, notes = [], {}
+    games = players = 0
+    for day in days:
+        rows, skipped, n_games, n_players = predict_day(
+            day, game_logs, lake, registry, context.log.info
+        )
+        frames.append(rows)
+        notes.update({f"{day} {k}": v for k, v in skipped.items()})
+        games, players = games + n_games, players + n_players
+    out = pl.concat(frames)
+    counts = lake.write_days("predictions", out, days, "prediction_date")
+    warehouse.replace_days(PREDICTIONS, out, days, date_column="prediction_date")
+    top = (
+        out.filter(pl.col("recommendation") != "PASS")
+        .sort("confidence", descending=True)
+        .select(
+            "prediction_date",
+            "player_name",
+            "team",
+            "opponent",
+            "stat",
+            "line",
+            "line_kind",
+            "prediction",
+            "recommendation",
+            "confidence",
+            "kelly_stake",
+        )
+        .with_columns(pl.col(pl.Float64).round(3))
+    )
+    yield dg.MaterializeResult(
+        metadata={
+            **range_metadata(days, counts),
+            "games": games,
+            "candidate_players": players,
+            "predictions_by_stat": dg.MetadataValue.json(
+                dict(out.group_by("stat").len().sort("stat").iter_rows())
+            ),
+            "recommendations": dg.MetadataValue.json(
+                dict(out.group_by("recommendation").len().sort("recommendation").iter_rows())
+            ),
+            "line_kinds": ", ".join(sorted(out["line_kind"].unique().to_list())) or "none",
+            "skipped": dg.MetadataValue.json(notes),
+            "top_recommendations": dg.MetadataValue.md(md_table(top, max_rows=15)),
+            "warehouse_table": "predictions",
+        }
+    )

@@ -1,0 +1,570 @@
+"""The `statmuse` command: demo, backfill, datasets, train, models, ui.
+
+Runs go through the Dagster instance at $DAGSTER_HOME (default $STATMUSE_HOME/dagster_home), so
+`statmuse ui` (or `dagster dev` with the same DAGSTER_HOME) shows them afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from datetime import date, timedelta
+from pathlib import Path
+
+from statmuse_pipelines.runs import (
+    DEMO_TRAINING,
+    INSTANCE_YAML,
+    RunReport,
+    ensure_dagster_home,
+    run_datasets,
+    run_day,
+    run_evaluation,
+    run_pipeline,
+    run_training,
+    season_chunks,
+)
+from statmuse_pipelines.settings import Settings, SettingsError, league_today
+
+__all__ = ["INSTANCE_YAML", "main", "season_chunks"]
+
+
+def summarize(settings: Settings, report: RunReport, echo=print) -> None:
+    from statmuse_pipelines.resources.warehouse import WarehouseResource
+
+    warehouse = WarehouseResource(path=str(settings.warehouse_path))
+    echo("")
+    if warehouse.table_exists("player_game_stats"):
+        per_season = warehouse.query(
+            """
+            SELECT season, count(*) AS player_games, count(DISTINCT game_id) AS games,
+                   count(DISTINCT player_id) AS players, min(game_date) AS first_day,
+                   max(game_date) AS last_day
+            FROM player_game_stats GROUP BY season ORDER BY season
+            """
+        )
+        echo("player_game_stats by season:")
+        for r in per_season.iter_rows(named=True):
+            echo(
+                f"  {r['season']}  {r['player_games']:>7,} player-games  {r['games']:>5,} games  "
+                f"{r['players']:>4} players  {r['first_day']}..{r['last_day']}"
+            )
+        totals = warehouse.query(
+            "SELECT (SELECT count(*) FROM player_game_stats) AS p, "
+            "(SELECT count(*) FROM team_game_stats) AS t"
+        ).row(0)
+        echo(f"  total: {totals[0]:,} player-games, {totals[1]:,} team-games")
+    if warehouse.table_exists("player_features"):
+        from statmuse_pipelines.core.features import feature_names
+
+        n = warehouse.query("SELECT count(*) AS n FROM player_features")["n"][0]
+        echo(f"player_features: {n:,} rows x {len(feature_names())} pregame features")
+    if warehouse.table_exists("datasets"):
+        latest = warehouse.query(
+            """
+            SELECT target, version, rows_train, rows_val, rows_test, train_end, test_start
+            FROM datasets WHERE is_latest ORDER BY target
+            """
+        )
+        echo(f"training datasets ({latest.height} targets, split by date 70/15/15):")
+        for r in latest.iter_rows(named=True):
+            echo(
+                f"  {r['target']:<8} {r['version']}  train {r['rows_train']:>7,} "
+                f"(to {r['train_end']})  val {r['rows_val']:>6,}  test {r['rows_test']:>6,} "
+                f"(from {r['test_start']})"
+            )
+    if warehouse.table_exists("model_metrics") and warehouse.table_exists("model_registry"):
+        _summarize_models(warehouse, echo)
+    if warehouse.table_exists("market_comparison"):
+        report_table(warehouse, echo)
+    for stat, reason in report.kept_candidates.items():
+        echo(f"  not promoted: {stat}: {reason}")
+    if report.skipped:
+        echo(f"  not trained ({', '.join(report.skipped)}): too few game dates for a test split")
+    if report.checks:
+        failed = {k: v for k, v in report.checks.items() if v["failed"]}
+        total = sum(v["passed"] + v["failed"] for v in report.checks.values())
+        passed = total - sum(v["failed"] for v in failed.values())
+        echo(
+            f"checks: {passed}/{total} evaluations passed "
+            f"({len(report.checks)} checks over {len(report.runs)} runs)"
+        )
+        for k, v in sorted(failed.items()):
+            label = "WARN" if v["warn"] == v["failed"] else "FAILED"
+            if k.endswith(".promotion_gate"):
+                label = "NOT PROMOTED"  # the gate did its job: the candidate stays a candidate
+            echo(f"  {label} {k}: {v['failed']} run(s)")
+    echo(f"warehouse: {settings.warehouse_path}  (duckdb -readonly {settings.warehouse_path})")
+    echo(f"lake:      {settings.lake_dir}")
+    dagster_home = os.environ["DAGSTER_HOME"]
+    echo(f"runs:      {len(report.runs)} in {report.seconds:.1f}s, recorded in {dagster_home}")
+    echo("UI:        statmuse ui   (then open http://127.0.0.1:3000)")
+
+
+def _summarize_models(warehouse, echo) -> None:
+    """Per stat, the production version (else the newest) against the naive baselines on test."""
+    table = warehouse.query(
+        """
+        WITH versions AS (
+            SELECT stat, version, any_value(stage) AS stage, min(created_at) AS created_at,
+                   count(DISTINCT CASE WHEN scope <> 'pooled' AND kind <> 'pooled'
+                                       THEN scope END) AS own
+            FROM model_registry GROUP BY stat, version
+        ), chosen AS (
+            SELECT * FROM versions
+            QUALIFY row_number() OVER (
+                PARTITION BY stat ORDER BY stage = 'production' DESC, created_at DESC) = 1
+        ), m AS (
+            SELECT version,
+                   max(CASE WHEN kind = 'champion' THEN mae END) AS champion,
+                   max(CASE WHEN kind = 'pooled' THEN mae END) AS pooled,
+                   min(CASE WHEN kind LIKE 'baseline_%' THEN mae END) AS best_baseline,
+                   arg_min(CASE WHEN kind LIKE 'baseline_%' THEN kind END,
+                           CASE WHEN kind LIKE 'baseline_%' THEN mae END) AS best_name,
+                   max(rows) AS rows
+            FROM model_metrics WHERE scope = 'all' AND split = 'test' GROUP BY version
+        )
+        SELECT c.stat, c.version, c.stage, c.own, m.* EXCLUDE (version)
+        FROM chosen c JOIN m USING (version) ORDER BY c.stat
+        """
+    )
+    if table.height == 0:
+        return
+    echo("models, test split (champion = each player's champion, pooled for the rest):")
+    echo(f"  {'stat':<8} {'stage':<10} {'champion':>8} {'pooled':>8} {'best naive':>21} "
+         f"{'vs naive':>8} {'own':>4}  version")  # fmt: skip
+    for r in table.iter_rows(named=True):
+        change = (r["champion"] / r["best_baseline"] - 1) * 100
+        naive = f"{r['best_name'].removeprefix('baseline_')} {r['best_baseline']:.3f}"
+        echo(
+            f"  {r['stat']:<8} {r['stage']:<10} {r['champion']:>8.3f} {r['pooled']:>8.3f} "
+            f"{naive:>21} {change:>+7.1f}% {r['own']:>4}  {r['version']}"
+        )
+
+
+def _settings(args: argparse.Namespace, **overrides: str) -> Settings:
+    """Settings from the environment, with command-line options taking precedence."""
+    env = dict(os.environ)
+    for name, value in overrides.items():
+        if value is not None:
+            env[name] = str(value)
+    settings = Settings.from_env(env)
+    # the resources built from these settings may read the same variables: keep them in step
+    for name, value in overrides.items():
+        if value is not None:
+            os.environ[name] = str(value)
+    os.environ["STATMUSE_HOME"] = str(settings.home)
+    return settings
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    settings = _settings(
+        args,
+        STATMUSE_SOURCE="synthetic",
+        STATMUSE_HOME=args.home,
+        STATMUSE_SEED=args.seed,
+        STATMUSE_SEASONS=args.seasons,
+        STATMUSE_TODAY=args.today,
+    )
+    from statmuse_pipelines.core.seasons import season_bounds
+    from statmuse_pipelines.core.synthetic import default_seasons
+
+    today = settings.today or league_today()
+    seasons = default_seasons(today, settings.seasons)
+    start = season_bounds(seasons[0])[0]
+    # the models learn from everything up to a week ago; the last week is operated day by day
+    # (predict before the games, ingest, grade), then today's slate is predicted
+    end = today - timedelta(days=LIVE_DAYS + 1)
+    print(
+        f"statmuse demo: synthetic league, seed {settings.seed}, {settings.seasons} seasons, "
+        f"games before {today}; writing to {settings.home}"
+    )
+    report = run_pipeline(settings, start, end, training=DEMO_TRAINING, live_until=today)
+    summarize(settings, report)
+    print_predictions(settings, today)
+    return _finish(report)
+
+
+LIVE_DAYS = 7
+
+
+def print_predictions(settings: Settings, day: date, top: int = 10, echo=print) -> None:
+    """The day's slate in one line, then the most confident recommendations."""
+    from statmuse_pipelines.resources.warehouse import WarehouseResource
+
+    warehouse = WarehouseResource(path=str(settings.warehouse_path))
+    if not warehouse.table_exists("predictions"):
+        return
+    counts = warehouse.query(
+        "SELECT count(*) AS n, count(DISTINCT game_id) AS games, count(DISTINCT player_id) AS p, "
+        "count(DISTINCT stat) AS stats, sum((recommendation <> 'PASS')::INT) AS bets "
+        "FROM predictions WHERE prediction_date = ?",
+        [day],
+    ).row(0, named=True)
+    echo(
+        f"\npredictions for {day}: {counts['n'] or 0:,} rows ({counts['games']} games, "
+        f"{counts['p']} players, {counts['stats']} stats), {counts['bets'] or 0:,} recommended bets"
+    )
+    best = warehouse.query(
+        "SELECT player_name, team, opponent, stat, line, line_kind, prediction, recommendation, "
+        "confidence, ev_over, ev_under, kelly_stake FROM predictions "
+        "WHERE prediction_date = ? AND recommendation <> 'PASS' "
+        "ORDER BY confidence DESC LIMIT ?",
+        [day, top],
+    )
+    for r in best.iter_rows(named=True):
+        ev = r["ev_over"] if r["recommendation"] == "OVER" else r["ev_under"]
+        echo(
+            f"  {r['player_name']:<20} {r['team']} v {r['opponent']}  {r['stat']:<7} "
+            f"{r['recommendation']:<5} {r['line']:>5} ({r['line_kind']})  "
+            f"mean {r['prediction']:5.1f}"
+            f"  P {r['confidence']:.2f}  EV {ev:+.2f}  stake {r['kelly_stake']:.1%}"
+        )
+    echo(
+        "  Predictions are estimates, not guarantees; gambling involves risk "
+        "(help: 1-800-GAMBLER, ncpgambling.org)."
+    )
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    settings = _settings(args, STATMUSE_HOME=args.home, STATMUSE_LINES=args.lines)
+    day = date.fromisoformat(args.date) if args.date else league_today()
+    print(f"statmuse predict: the daily path for {day} ({settings.source} source)")
+    report = run_day(settings, day)
+    print_predictions(settings, day, top=args.top)
+    return _finish(report)
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    settings = _settings(
+        args,
+        STATMUSE_HOME=args.home,
+        STATMUSE_SOURCE=args.source,
+        STATMUSE_FILES_DIR=args.files_dir,
+        STATMUSE_LINES=args.lines,
+    )
+    start, end = date.fromisoformat(args.start), date.fromisoformat(args.end)
+    stats = _stats(args.stat)
+    print(
+        f"statmuse backfill: {settings.source} source, {start}..{end}; writing to {settings.home}"
+    )
+    report = run_pipeline(settings, start, end, training=_training_options(args), stats=stats)
+    summarize(settings, report)
+    return _finish(report)
+
+
+def _finish(report: RunReport) -> int:
+    if report.failed:
+        print(f"\nFAILED: {report.failed}", file=sys.stderr)
+        print("Partitions stored before this run are unchanged.", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    settings = _settings(args, STATMUSE_HOME=args.home)
+    print(f"statmuse datasets: rebuilding from the features in {settings.lake_dir}")
+    report = run_datasets(settings)
+    summarize(settings, report)
+    return _finish(report)
+
+
+def _training_options(args: argparse.Namespace) -> dict:
+    """Training settings given on the command line (the rest keep their defaults)."""
+    options = {
+        "min_games": args.min_games,
+        "max_players": args.max_players,
+        "pooled_trials": args.trials,
+        "player_trials": args.player_trials,
+    }
+    return {k: v for k, v in options.items() if v is not None}
+
+
+def _stats(given: list[str] | None) -> list[str]:
+    """The stat targets named on the command line (all twelve when none are)."""
+    from statmuse_pipelines.core.datasets import TARGETS
+
+    stats = [s.upper() for s in given] if given else list(TARGETS)
+    unknown = [s for s in stats if s not in TARGETS]
+    if unknown:
+        raise SettingsError(f"unknown stat(s) {', '.join(unknown)}; one of {', '.join(TARGETS)}")
+    return stats
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    settings = _settings(args, STATMUSE_HOME=args.home)
+    stats = _stats(args.stat)
+    training = {**(DEMO_TRAINING if args.small else {}), **_training_options(args)}
+    print(f"statmuse train: {', '.join(stats)} from the datasets in {settings.lake_dir}")
+    report = run_training(settings, stats, training)
+    summarize(settings, report)
+    return _finish(report)
+
+
+def _registry(settings: Settings):
+    from statmuse_pipelines.resources.models import ModelRegistry, ModelStoreResource
+    from statmuse_pipelines.resources.warehouse import WarehouseResource
+
+    warehouse = WarehouseResource(path=str(settings.warehouse_path))
+    return ModelRegistry(warehouse, ModelStoreResource(root=str(settings.models_dir)))
+
+
+def cmd_models_list(args: argparse.Namespace) -> int:
+    settings = _settings(args, STATMUSE_HOME=args.home)
+    versions = _registry(settings).versions(args.stat.upper() if args.stat else None)
+    if versions.height == 0:
+        print("no model versions yet: run `statmuse train` (or `statmuse demo`)")
+        return 0
+    print(f"{'stat':<8} {'version':<16} {'stage':<10} {'test MAE':>9} {'best naive':>10} "
+          f"{'own':>4}  {'fits':<21} {'dataset':<13} created")  # fmt: skip
+    for r in versions.iter_rows(named=True):
+        print(
+            f"{r['stat']:<8} {r['version']:<16} {r['stage']:<10} {_num(r['test_mae']):>9} "
+            f"{_num(r['best_baseline_mae']):>10} {r['own_models']:>4}  {r['fits']:<21} "
+            f"{r['dataset_version']:<13} {r['created_at']}"
+        )
+    return 0
+
+
+def _num(value) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def cmd_models_promote(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    from statmuse_pipelines.core.registry import refit_production
+    from statmuse_pipelines.resources.lake import LakeResource
+    from statmuse_pipelines.resources.models import RegistryError, now_utc
+
+    settings = _settings(args, STATMUSE_HOME=args.home)
+    stat, version = args.stat.upper(), args.version
+    registry = _registry(settings)
+    store = registry.store
+    manifest = store.manifest(stat, version)
+    if manifest is None or registry.stage(stat, version) is None:
+        raise RegistryError(f"no {stat} version {version}: see `statmuse models list`")
+    if not store.has_fit(stat, version, "production"):
+        lake = LakeResource(root=str(settings.lake_dir))
+        splits = lake.read_dataset(stat, manifest["dataset_version"])
+        rows = pl.concat([splits["train"], splits["val"], splits["test"]])
+        dataset = manifest["dataset_version"]
+        print(f"refitting {version} on all {rows.height:,} rows of dataset {dataset}")
+        store.save_fit(refit_production(manifest, rows))
+        manifest["fits"] = ["evaluation", "production"]
+        manifest["production_rows"] = rows.height
+        store.save_manifest(stat, version, manifest)
+        registry.register(manifest, "production", now_utc(), registry.metrics(version))
+    before = registry.promote(stat, version, "manual promotion (statmuse models promote)")
+    print(
+        f"{stat}: {version} is production"
+        + (f" (was {before}, now archived)" if before and before != version else "")
+    )
+    return 0
+
+
+def cmd_models_rollback(args: argparse.Namespace) -> int:
+    settings = _settings(args, STATMUSE_HOME=args.home)
+    stat = args.stat.upper()
+    current, previous = _registry(settings).rollback(
+        stat, "manual rollback (statmuse models rollback)"
+    )
+    print(f"{stat}: rolled back from {current} (now archived) to {previous} (production)")
+    return 0
+
+
+REPORT_SQL = """
+WITH comp AS (
+    SELECT * FROM market_comparison
+    QUALIFY row_number() OVER (
+        PARTITION BY stat ORDER BY line_kind = 'real' DESC, model_version) = 1
+), best AS (
+    SELECT b.* FROM backtest_results b JOIN comp c
+        ON b.stat = c.stat AND b.model_version = c.model_version AND b.line_kind = c.line_kind
+    WHERE b.bets >= 30
+    QUALIFY row_number() OVER (PARTITION BY b.stat ORDER BY b.roi DESC) = 1
+)
+SELECT c.stat, c.line_kind, c.rows, c.mae_rows, c.ours_mae, c.line_mae, c.ours_brier,
+       c.market_brier, c.ours_log_loss, c.market_log_loss, best.strategy, best.staking,
+       best.price_rule, best.roi, best.roi_low, best.roi_high, best.bets, c.model_version
+FROM comp c LEFT JOIN best USING (stat)
+ORDER BY c.stat
+"""
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from statmuse_pipelines.resources.warehouse import WarehouseResource
+
+    settings = _settings(args, STATMUSE_HOME=args.home)
+    warehouse = WarehouseResource(path=str(settings.warehouse_path))
+    if not warehouse.table_exists("market_comparison"):
+        print("no backtests yet: run `statmuse demo`, or `statmuse evaluate` after training")
+        return 1
+    report_table(warehouse)
+    return 0
+
+
+def report_table(warehouse, echo=print) -> None:
+    """The test-period comparison with the line and the market, per stat."""
+    table = warehouse.query(REPORT_SQL)
+    echo("test period, same rows for us and the line (real = sportsbook lines; proxy = labelled")
+    echo("synthetic lines whose 'market' P(over) is a coin flip): MAE of our mean vs the line,")
+    echo("Brier and log loss of P(over) vs the de-vigged market, and the best strategy's ROI")
+    echo(
+        f"  {'stat':<8}{'lines':<7}{'rows':>7}{'MAE':>7}{'line':>7}{'Brier':>8}{'market':>8}"
+        f"{'logloss':>9}{'market':>8}  {'best strategy':<34}{'ROI [95% CI]':>24}{'bets':>7}"
+    )
+    for r in table.iter_rows(named=True):
+        strategy = (
+            f"{r['strategy']}/{r['staking']}/{r['price_rule']}" if r["strategy"] else "(< 30 bets)"
+        )
+        roi = (
+            f"{r['roi']:+.1%} [{r['roi_low']:+.1%}, {r['roi_high']:+.1%}]"
+            if r["roi"] is not None
+            else "-"
+        )
+        echo(
+            f"  {r['stat']:<8}{r['line_kind']:<7}{r['rows']:>7,}{r['ours_mae']:>7.2f}"
+            f"{r['line_mae']:>7.2f}{r['ours_brier']:>8.4f}{r['market_brier']:>8.4f}"
+            f"{r['ours_log_loss']:>9.4f}{r['market_log_loss']:>8.4f}  {strategy:<34}{roi:>24}"
+            f"{r['bets'] or 0:>7,}"
+        )
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    settings = _settings(args, STATMUSE_HOME=args.home, STATMUSE_LINES=args.lines)
+    stats = _stats(args.stat)
+    print(f"statmuse evaluate: {', '.join(stats)} with {settings.lines} lines")
+    report = run_evaluation(settings, stats)
+    if report.failed is None:
+        from statmuse_pipelines.resources.warehouse import WarehouseResource
+
+        print()
+        report_table(WarehouseResource(path=str(settings.warehouse_path)))
+    return _finish(report)
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    settings = _settings(args, STATMUSE_HOME=args.home)
+    ensure_dagster_home(settings)
+    root = Path(__file__).resolve().parent.parent
+    workspace = root / "workspace.yaml"
+    # the dagster of this interpreter, whether or not its virtualenv is activated
+    cmd = [sys.executable, "-m", "dagster", "dev", "-h", args.host, "-p", str(args.port)]
+    cmd += (
+        ["-w", str(workspace)] if workspace.exists() else ["-m", "statmuse_pipelines.definitions"]
+    )
+    print(f"DAGSTER_HOME={os.environ['DAGSTER_HOME']} dagster dev {' '.join(cmd[4:])}")
+    os.chdir(root if workspace.exists() else Path.cwd())
+    os.execvp(cmd[0], cmd)
+    return 0  # not reached
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="statmuse",
+        description="NBA box scores to player-prop predictions, as Dagster assets.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="run every stage on the bundled synthetic league")
+    demo.add_argument("--home", help="data root (default $STATMUSE_HOME or ./data)")
+    demo.add_argument("--seed", type=int, help="league seed (default 7)")
+    demo.add_argument("--seasons", type=int, help="seasons to simulate (default 3)")
+    demo.add_argument("--today", help="treat this ISO date as today (default: today)")
+    demo.set_defaults(func=cmd_demo)
+
+    backfill = sub.add_parser(
+        "backfill", help="run every stage for a date range, configured source"
+    )
+    backfill.add_argument("--start", required=True, help="first game date, YYYY-MM-DD")
+    backfill.add_argument("--end", required=True, help="last game date, YYYY-MM-DD")
+    backfill.add_argument("--source", choices=["synthetic", "files", "nba_api"])
+    backfill.add_argument("--files-dir", help="folder of nba_api exports (files source)")
+    backfill.add_argument("--home", help="data root (default $STATMUSE_HOME or ./data)")
+    backfill.add_argument("--lines", help="a file/folder of sportsbook lines, or proxy")
+    backfill.add_argument(
+        "--stat", action="append", help="train/evaluate this target only (repeatable; default all)"
+    )
+    backfill.set_defaults(func=cmd_backfill)
+
+    datasets = sub.add_parser(
+        "datasets", help="rebuild the training datasets from the stored features"
+    )
+    datasets.add_argument("--home", help="data root (default $STATMUSE_HOME or ./data)")
+    datasets.set_defaults(func=cmd_datasets)
+
+    def training_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--trials", type=int, help="Optuna trials for the pooled model (default 8)")
+        p.add_argument("--player-trials", type=int, help="Optuna trials, per-player settings (4)")
+        p.add_argument("--max-players", type=int, help="per-player model sets per stat (0 = all)")
+        p.add_argument("--min-games", type=int, help="training games for own models (50)")
+
+    training_options(backfill)
+
+    train = sub.add_parser("train", help="train, measure and gate models from stored datasets")
+    train.add_argument("--stat", action="append", help="a stat target (repeatable; default all)")
+    train.add_argument("--small", action="store_true", help="the demo's small settings")
+    train.add_argument("--home", help="data root (default $STATMUSE_HOME or ./data)")
+    training_options(train)
+    train.set_defaults(func=cmd_train)
+
+    predict = sub.add_parser("predict", help="the daily path for a date: ingest, grade, predict")
+    predict.add_argument("--date", help="the date to predict (default: today, New York)")
+    predict.add_argument("--top", type=int, default=10, help="recommendations to print")
+    predict.add_argument("--lines", help="a file/folder of sportsbook lines, or proxy")
+    predict.add_argument("--home", help="data root (default $STATMUSE_HOME or ./data)")
+    predict.set_defaults(func=cmd_predict)
+
+    evaluate = sub.add_parser("evaluate", help="match lines, calibrate and backtest the models")
+    evaluate.add_argument("--stat", action="append", help="a stat target (repeatable; default all)")
+    evaluate.add_argument("--lines", help="a file/folder of sportsbook lines, or proxy")
+    evaluate.add_argument("--home", help="data root (default $STATMUSE_HOME or ./data)")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    report = sub.add_parser("report", help="print the comparison with the lines and the market")
+    report.add_argument("--home", help="data root (default $STATMUSE_HOME or ./data)")
+    report.set_defaults(func=cmd_report)
+
+    models = sub.add_parser("models", help="the model registry: list, promote, rollback")
+    msub = models.add_subparsers(dest="models_command", required=True)
+    mlist = msub.add_parser("list", help="every model version with its stage and test MAE")
+    mlist.add_argument("--stat")
+    mlist.set_defaults(func=cmd_models_list)
+    promote = msub.add_parser("promote", help="make a version production (refit if needed)")
+    promote.add_argument("--stat", required=True)
+    promote.add_argument("--version", required=True)
+    promote.set_defaults(func=cmd_models_promote)
+    rollback = msub.add_parser("rollback", help="back to the previous production version")
+    rollback.add_argument("--stat", required=True)
+    rollback.set_defaults(func=cmd_models_rollback)
+    for p in (mlist, promote, rollback):
+        p.add_argument("--home", help="data root (default $STATMUSE_HOME or ./data)")
+
+    ui = sub.add_parser("ui", help="start the Dagster UI on this project's instance")
+    ui.add_argument("--home", help="data root (default $STATMUSE_HOME or ./data)")
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.set_defaults(func=cmd_ui)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import warnings
+
+    import dagster as dg
+
+    # backfill_policy and pools are marked beta; they are what the design asks for
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (SettingsError, ValueError, FileNotFoundError) as exc:
+        print(f"statmuse: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,365 @@
+"""Data-quality checks on the normalized tables, as pure functions.
+
+Each returns a `CheckOutcome`: whether it passed, a sentence a person can act on, numbers for the
+UI, and a few offending rows. The assets turn them into Dagster asset-check results; the CLI
+prints them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from statmuse_pipelines.core.schemas import COUNT_STATS, PLAYER_GAME_STATS, TEAM_GAME_STATS, Table
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    name: str
+    passed: bool
+    description: str
+    severity: str = "ERROR"  # ERROR blocks downstream assets; WARN asks a person to look
+    metadata: dict[str, float | int | str] = field(default_factory=dict)
+    examples: pl.DataFrame | None = None
+
+
+def _outcome(
+    name: str,
+    bad: pl.DataFrame,
+    rows: int,
+    ok: str,
+    fail: str,
+    severity: str = "ERROR",
+    **metadata: float | int | str,
+) -> CheckOutcome:
+    return CheckOutcome(
+        name=name,
+        passed=bad.height == 0,
+        description=ok if bad.height == 0 else fail.format(n=bad.height),
+        severity=severity,
+        metadata={"rows_checked": rows, "failing_rows": bad.height, **metadata},
+        examples=bad.head(5) if bad.height else None,
+    )
+
+
+def has_expected_columns(frame: pl.DataFrame, table: Table) -> CheckOutcome:
+    expected = table.schema
+    missing = [c for c in expected if c not in frame.columns]
+    wrong = [
+        f"{c}: {frame.schema[c]} (expected {t})"
+        for c, t in expected.items()
+        if c in frame.columns and frame.schema[c] != t
+    ]
+    extra = [c for c in frame.columns if c not in expected]
+    problems = []
+    if missing:
+        problems.append("missing " + ", ".join(missing))
+    if wrong:
+        problems.append("wrong type " + "; ".join(wrong))
+    if extra:
+        problems.append("unexpected " + ", ".join(extra))
+    return CheckOutcome(
+        name="has_expected_columns",
+        passed=not problems,
+        description=(
+            f"all {len(expected)} columns present with the documented types"
+            if not problems
+            else f"{table.name}: " + " | ".join(problems)
+        ),
+        metadata={"columns": len(frame.columns)},
+    )
+
+
+def _unique(frame: pl.DataFrame, key: tuple[str, ...], name: str, what: str) -> CheckOutcome:
+    bad = frame.filter(pl.struct(list(key)).is_duplicated()).select(*key, "game_date")
+    return _outcome(
+        name,
+        bad,
+        frame.height,
+        f"one row per {what}",
+        "{n} rows share a (" + ", ".join(key) + f") with another row: duplicated {what}s",
+    )
+
+
+def counts_are_non_negative(frame: pl.DataFrame) -> CheckOutcome:
+    cols = [c for c in frame.columns if c in COUNT_STATS or c.removeprefix("opp_") in COUNT_STATS]
+    cols.append("minutes")
+    negative = pl.any_horizontal([pl.col(c) < 0 for c in cols])
+    bad = frame.filter(negative)
+    return _outcome(
+        "counts_are_non_negative",
+        bad,
+        frame.height,
+        f"no negative value in {len(cols)} count columns",
+        "{n} rows have a negative count or negative minutes",
+    )
+
+
+def points_add_up(frame: pl.DataFrame) -> CheckOutcome:
+    bad = frame.filter(pl.col("pts") != 2 * pl.col("fgm") + pl.col("fg3m") + pl.col("ftm"))
+    return _outcome(
+        "points_add_up",
+        bad,
+        frame.height,
+        "pts = 2*fgm + fg3m + ftm on every row",
+        "{n} rows have pts != 2*fgm + fg3m + ftm",
+    )
+
+
+def rebounds_add_up(frame: pl.DataFrame) -> CheckOutcome:
+    bad = frame.filter(pl.col("reb") != pl.col("oreb") + pl.col("dreb"))
+    return _outcome(
+        "rebounds_add_up",
+        bad,
+        frame.height,
+        "reb = oreb + dreb on every row",
+        "{n} rows have reb != oreb + dreb",
+    )
+
+
+def makes_within_attempts(frame: pl.DataFrame) -> CheckOutcome:
+    bad = frame.filter(
+        (pl.col("fgm") > pl.col("fga"))
+        | (pl.col("fg3m") > pl.col("fg3a"))
+        | (pl.col("ftm") > pl.col("fta"))
+        | (pl.col("fg3m") > pl.col("fgm"))
+        | (pl.col("fg3a") > pl.col("fga"))
+    )
+    return _outcome(
+        "makes_within_attempts",
+        bad,
+        frame.height,
+        "makes never exceed attempts, threes never exceed field goals",
+        "{n} rows make more than they attempt (or more threes than field goals)",
+    )
+
+
+def every_game_has_two_teams(teams: pl.DataFrame) -> CheckOutcome:
+    per_game = teams.group_by("game_id").agg(pl.len().alias("teams"), pl.col("game_date").first())
+    bad = per_game.filter(pl.col("teams") != 2).sort("game_id")
+    return _outcome(
+        "every_game_has_two_teams",
+        bad,
+        teams.height,
+        f"all {per_game.height} games have exactly two teams",
+        "{n} games do not have exactly two team rows",
+        games=per_game.height,
+    )
+
+
+def player_totals_match_team_totals(players: pl.DataFrame, teams: pl.DataFrame) -> CheckOutcome:
+    """Summed player box scores equal the team box score, for every team-game with player rows.
+
+    Team-games the source has no player rows for (the real data's playoff team logs, say) are
+    counted and reported, not failed; player rows without a team row fail.
+    """
+    sums = players.group_by("game_id", "team_id").agg(
+        pl.len().alias("players"), *(pl.col(s).sum().alias(f"sum_{s}") for s in COUNT_STATS)
+    )
+    joined = sums.join(
+        teams.select("game_id", "team_id", "game_date", *COUNT_STATS),
+        on=["game_id", "team_id"],
+        how="full",
+        coalesce=True,
+    )
+    no_team = joined.filter(pl.col("game_date").is_null())
+    no_players = joined.filter(pl.col("players").is_null())
+    both = joined.filter(pl.col("game_date").is_not_null() & pl.col("players").is_not_null())
+    mismatch = both.filter(
+        pl.any_horizontal([pl.col(f"sum_{s}") != pl.col(s) for s in COUNT_STATS])
+    )
+    bad = pl.concat(
+        [
+            mismatch.select("game_id", "team_id", pl.lit("totals differ").alias("problem")),
+            no_team.select("game_id", "team_id", pl.lit("no team row").alias("problem")),
+        ]
+    )
+    out = _outcome(
+        "player_totals_match_team_totals",
+        bad,
+        both.height,
+        f"player sums equal the team box score in all {both.height} team-games with player rows",
+        "{n} team-games where player sums differ from the team box score, or players have no "
+        "team row",
+        team_games_without_player_rows=no_players.height,
+    )
+    return out
+
+
+def pace_is_plausible(teams: pl.DataFrame, low: float = 80.0, high: float = 125.0) -> CheckOutcome:
+    bad = teams.filter(~pl.col("pace").is_between(low, high) & pl.col("pace").is_not_null())
+    return _outcome(
+        "pace_is_plausible",
+        bad.select("game_id", "team", "pace", "possessions", "minutes"),
+        teams.height,
+        f"pace between {low:g} and {high:g} possessions per 48 minutes in every team-game",
+        "{n} team-games have a pace outside " + f"{low:g}..{high:g}: check minutes and possessions",
+        severity="WARN",
+    )
+
+
+PLAYER_CHECKS: tuple[Callable[[pl.DataFrame], CheckOutcome], ...] = (
+    lambda f: has_expected_columns(f, PLAYER_GAME_STATS),
+    lambda f: _unique(f, PLAYER_GAME_STATS.key, "no_duplicate_player_games", "player-game"),
+    counts_are_non_negative,
+    points_add_up,
+    rebounds_add_up,
+    makes_within_attempts,
+)
+
+
+def player_game_checks(players: pl.DataFrame) -> list[CheckOutcome]:
+    """Every check on player_game_stats rows."""
+    return [check(players) for check in PLAYER_CHECKS]
+
+
+def team_game_checks(teams: pl.DataFrame, players: pl.DataFrame) -> list[CheckOutcome]:
+    """Every check on team_game_stats rows (the player rows of the same days for the totals)."""
+    return [
+        has_expected_columns(teams, TEAM_GAME_STATS),
+        _unique(teams, TEAM_GAME_STATS.key, "no_duplicate_team_games", "team-game"),
+        every_game_has_two_teams(teams),
+        counts_are_non_negative(teams),
+        points_add_up(teams),
+        rebounds_add_up(teams),
+        player_totals_match_team_totals(players, teams),
+        pace_is_plausible(teams),
+    ]
+
+
+PLAYER_CHECK_NAMES = (
+    "has_expected_columns",
+    "no_duplicate_player_games",
+    "counts_are_non_negative",
+    "points_add_up",
+    "rebounds_add_up",
+    "makes_within_attempts",
+)
+TEAM_CHECK_NAMES = (
+    "has_expected_columns",
+    "no_duplicate_team_games",
+    "every_game_has_two_teams",
+    "counts_are_non_negative",
+    "points_add_up",
+    "rebounds_add_up",
+    "player_totals_match_team_totals",
+    "pace_is_plausible",
+)
+TEAM_CHECK_SEVERITY = {"pace_is_plausible": "WARN"}
+
+
+# --- features and datasets ----------------------------------------------------------------------
+
+
+def features_are_pregame(features: pl.DataFrame) -> CheckOutcome:
+    """No feature row's source window reaches its own game date."""
+    bad = features.filter(pl.col("history_last_date") >= pl.col("game_date")).select(
+        "player_id", "game_id", "game_date", "history_last_date"
+    )
+    return _outcome(
+        "features_are_pregame",
+        bad,
+        features.height,
+        "every row's history ends before its game date",
+        "{n} rows use history dated on or after their own game: leakage",
+    )
+
+
+def one_row_per_player_game(features: pl.DataFrame, games: pl.DataFrame) -> CheckOutcome:
+    """Exactly the player-games of the days computed, once each."""
+    dup = features.filter(pl.struct("player_id", "game_id").is_duplicated())
+    missing = games.join(features, on=["player_id", "game_id"], how="anti")
+    extra = features.join(games, on=["player_id", "game_id"], how="anti")
+    bad = pl.concat(
+        [
+            dup.select("player_id", "game_id", pl.lit("duplicated").alias("problem")),
+            missing.select("player_id", "game_id", pl.lit("no feature row").alias("problem")),
+            extra.select("player_id", "game_id", pl.lit("not a player-game").alias("problem")),
+        ]
+    )
+    return _outcome(
+        "one_row_per_player_game",
+        bad,
+        features.height,
+        f"one feature row for each of the {games.height} player-games",
+        "{n} player-games without exactly one feature row",
+    )
+
+
+def no_missing_feature_values(features: pl.DataFrame, names: list[str]) -> CheckOutcome:
+    """Every feature has a defined value (cold starts are 0 with a zero count, never NaN)."""
+    missing = pl.any_horizontal([pl.col(n).is_null() | pl.col(n).is_nan() for n in names])
+    bad = features.filter(missing).select("player_id", "game_id", "game_date")
+    return _outcome(
+        "no_missing_feature_values",
+        bad,
+        features.height,
+        f"all {len(names)} features defined on every row",
+        "{n} rows have a null or NaN feature",
+    )
+
+
+def dataset_checks(ds) -> list[CheckOutcome]:
+    """Checks on one training dataset (a core.datasets.Dataset)."""
+    from statmuse_pipelines.core.datasets import splits_overlap
+
+    frames = ds.splits()
+    allrows = pl.concat(list(frames.values()))
+    problems = splits_overlap(ds)
+    overlap = CheckOutcome(
+        name="splits_do_not_overlap",
+        passed=not problems,
+        description="train < validation < test in time, no shared date"
+        if not problems
+        else "; ".join(problems),
+        metadata={f"rows_{k}": v.height for k, v in frames.items()},
+    )
+    dup = allrows.filter(pl.struct("player_id", "game_id").is_duplicated()).select(
+        "player_id", "game_id", "game_date"
+    )
+    bad_target = allrows.filter(pl.col("target").is_null() | (pl.col("target") < 0)).select(
+        "player_id", "game_id", "target"
+    )
+    empty = [s for s, f in frames.items() if f.height == 0]
+    return [
+        overlap,
+        CheckOutcome(
+            name="every_split_has_rows",
+            passed=not empty,
+            severity="WARN",
+            description="train, validation and test all have rows"
+            if not empty
+            else f"empty split(s): {', '.join(empty)}; too few game dates for a 70/15/15 split",
+            metadata={f"rows_{k}": v.height for k, v in frames.items()},
+        ),
+        _outcome(
+            "no_duplicate_player_games",
+            dup,
+            allrows.height,
+            "one row per player-game across the splits",
+            "{n} rows repeat a player-game",
+        ),
+        _outcome(
+            "target_present_and_non_negative",
+            bad_target,
+            allrows.height,
+            "the target is present and >= 0 on every row",
+            "{n} rows have a missing or negative target",
+        ),
+    ]
+
+
+FEATURE_CHECK_NAMES = (
+    "features_are_pregame",
+    "one_row_per_player_game",
+    "no_missing_feature_values",
+)
+DATASET_CHECK_NAMES = (
+    "splits_do_not_overlap",
+    "every_split_has_rows",
+    "no_duplicate_player_games",
+    "target_present_and_non_negative",
+)
+DATASET_WARN_CHECKS = ("every_split_has_rows",)

@@ -1,0 +1,299 @@
+"""Sportsbook lines: reading, pregame quotes, matching to players, consensus, proxies.
+
+A quote is one book's over/under line for one player, market and game at one snapshot. What the
+backtests and calibration use, per player-game-market:
+
+- only quotes taken before tip-off (`is_pregame` and snapshot < commence time), each book's last;
+- the consensus line: the median of the books' lines, snapped to the nearest line a book actually
+  offers (the lower one on a tie), so a bet at it can be placed;
+- the prices at that line: a reference book's (DraftKings, else FanDuel, else BetMGM, else the
+  first by name) and the best over and best under across books;
+- the de-vigged market probability of the over: the median over the books at the line.
+
+Proxy lines, for sources without real ones, are clearly labelled (`line_kind = 'proxy'`): the
+player's recent median (last 10 games) moved to the nearest .5 below, at -110 / -110.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from statmuse_pipelines.core.gamelog import GameLogError
+from statmuse_pipelines.core.names import Candidate, match_name
+from statmuse_pipelines.core.odds import american_to_decimal, devig
+from statmuse_pipelines.core.teams import teams
+
+LINE_COLUMNS: dict[str, pl.DataType] = {
+    "game_date": pl.Date(),
+    "feed": pl.String(),
+    "commence_time_utc": pl.String(),
+    "snapshot_time_utc": pl.String(),
+    "is_pregame": pl.Boolean(),
+    "event_id": pl.String(),
+    "home_team": pl.String(),
+    "away_team": pl.String(),
+    "player_name": pl.String(),
+    "market_code": pl.String(),
+    "line": pl.Float64(),
+    "bookmaker": pl.String(),
+    "over_odds": pl.Float64(),
+    "under_odds": pl.Float64(),
+}
+MARKETS = ("PTS", "REB", "AST", "FG3M", "STL", "BLK", "TOV", "PRA", "PR", "PA", "RA", "STL_BLK")
+REFERENCE_BOOKS = ("draftkings", "fanduel", "betmgm")
+PROXY_ODDS = -110.0
+CANDIDATE_DAYS = 30
+# names books use for franchises that NBA.com spells otherwise
+TEAM_NAME_ALIASES = {"Los Angeles Clippers": "LA Clippers"}
+
+
+def read_lines(path: Path) -> pl.DataFrame:
+    """Every quote in a file or a folder of parquet/CSV files, typed; errors name file and row."""
+    path = Path(path)
+    files = (
+        sorted(p for p in path.rglob("*") if p.suffix.lower() in (".parquet", ".csv"))
+        if path.is_dir()
+        else [path]
+    )
+    if not files or not all(f.exists() for f in files):
+        raise GameLogError(str(path), "no lines file (parquet or CSV) there")
+    frames = []
+    for f in files:
+        is_csv = f.suffix.lower() == ".csv"
+        raw = pl.read_csv(f, infer_schema=False) if is_csv else pl.read_parquet(f)
+        frames.append(_type_lines(raw, str(f)))
+    return pl.concat(frames)
+
+
+def _type_lines(raw: pl.DataFrame, origin: str) -> pl.DataFrame:
+    missing = [c for c in LINE_COLUMNS if c not in raw.columns]
+    if missing:
+        raise GameLogError(origin, f"missing column(s) {', '.join(missing)} for prop lines")
+    frame = raw.with_row_index("__row", offset=1)
+    out = []
+    for name, dtype in LINE_COLUMNS.items():
+        col = frame[name]
+        if dtype == pl.Date():
+            typed = col.cast(pl.String).str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+        elif dtype == pl.Boolean():
+            typed = (
+                col
+                if col.dtype == pl.Boolean
+                else col.cast(pl.String)
+                .str.to_lowercase()
+                .replace_strict({"true": True, "false": False, "1": True, "0": False}, default=None)
+            )
+        elif dtype == pl.Float64():
+            typed = col.cast(pl.Float64, strict=False)
+        else:
+            typed = col.cast(pl.String)
+        bad = col.is_not_null() & typed.is_null()
+        if name not in ("commence_time_utc",) and bad.any():
+            i = int(bad.arg_true()[0])
+            row = int(frame["__row"][i])
+            raise GameLogError(origin, "cannot read the value", name, row, col[i])
+        out.append(typed.alias(name))
+    typed = pl.DataFrame(out)
+    bad_odds = typed.filter((pl.col("over_odds").abs() < 100) | (pl.col("under_odds").abs() < 100))
+    if bad_odds.height:
+        raise GameLogError(
+            origin, "American odds must be <= -100 or >= +100", "over_odds/under_odds"
+        )
+    return typed
+
+
+def pregame(quotes: pl.DataFrame) -> pl.DataFrame:
+    """Quotes taken before tip-off, each book's last one per player, market and game."""
+    before = quotes.filter(
+        pl.col("is_pregame")
+        & (
+            pl.col("commence_time_utc").is_null()
+            | (pl.col("snapshot_time_utc") < pl.col("commence_time_utc"))
+        )
+    )
+    key = ["game_date", "event_id", "player_name", "market_code", "bookmaker"]
+    return before.sort("snapshot_time_utc").group_by(key, maintain_order=True).last()
+
+
+def _team_ids() -> dict[str, int]:
+    t = teams()
+    ids = dict(zip(t["team_name"], t["team_id"], strict=True))
+    for book, nba in TEAM_NAME_ALIASES.items():
+        ids[book] = ids[nba]
+    return ids
+
+
+def match_players(quotes: pl.DataFrame, games: pl.DataFrame) -> pl.DataFrame:
+    """One row per (game date, event, book spelling): who it is, how it matched, and whether he
+    played. `games` are player_game_stats rows covering the 30 days before each line's date."""
+    ids = _team_ids()
+    events = (
+        quotes.group_by("game_date", "event_id", "home_team", "away_team", "player_name")
+        .agg(pl.len().alias("quotes"), pl.col("market_code").unique().sort().alias("markets"))
+        .sort("game_date", "event_id", "player_name")
+    )
+    unknown = sorted(
+        {t for t in events["home_team"].to_list() + events["away_team"].to_list() if t not in ids}
+    )
+    if unknown:
+        raise GameLogError("prop lines", f"unknown team name(s): {', '.join(unknown)}")
+    by_team = {
+        tid: part.sort("game_date")
+        for (tid,), part in games.select("team_id", "player_id", "player_name", "game_date")
+        .partition_by("team_id", as_dict=True)
+        .items()
+    }
+    rows = []
+    cache: dict[tuple, list[Candidate]] = {}
+    for r in events.iter_rows(named=True):
+        day, home, away = r["game_date"], ids[r["home_team"]], ids[r["away_team"]]
+        key = (day, home, away)
+        if key not in cache:
+            cands: dict[int, Candidate] = {}
+            for tid in (home, away):
+                part = by_team.get(tid)
+                if part is None:
+                    continue
+                recent = part.filter(
+                    pl.col("game_date").is_between(day - np.timedelta64(CANDIDATE_DAYS, "D"), day)
+                )
+                played = set(recent.filter(pl.col("game_date") == day)["player_id"].to_list())
+                for pid, name in recent.select("player_id", "player_name").unique().iter_rows():
+                    cands[pid] = Candidate(pid, name, pid in played)
+            cache[key] = sorted(cands.values(), key=lambda c: c.player_id)
+        m = match_name(r["player_name"], cache[key])
+        played = next((c.played for c in cache[key] if c.player_id == m.player_id), False)
+        reason = m.reason or ("" if played else "did not play in this game")
+        rows.append(
+            {
+                **{k: r[k] for k in _EVENT_KEYS},
+                "quotes": r["quotes"],
+                "markets": ",".join(r["markets"]),
+                "player_id": m.player_id,
+                "matched_name": m.name,
+                "method": m.method,
+                "score": m.score,
+                "played": played,
+                "reason": reason,
+            }
+        )
+    return pl.DataFrame(rows, schema=MATCH_SCHEMA)
+
+
+_EVENT_KEYS = ("game_date", "event_id", "home_team", "away_team", "player_name")
+MATCH_SCHEMA = {
+    "game_date": pl.Date,
+    "event_id": pl.String,
+    "home_team": pl.String,
+    "away_team": pl.String,
+    "player_name": pl.String,
+    "quotes": pl.Int64,
+    "markets": pl.String,
+    "player_id": pl.Int64,
+    "matched_name": pl.String,
+    "method": pl.String,
+    "score": pl.Float64,
+    "played": pl.Boolean,
+    "reason": pl.String,
+}
+
+
+def consensus(quotes: pl.DataFrame, matches: pl.DataFrame) -> pl.DataFrame:
+    """Per (game date, player, market): the consensus line and its prices (real lines only)."""
+    q = quotes.join(
+        matches.filter(pl.col("player_id").is_not_null()).select(
+            "game_date", "event_id", "player_name", "player_id"
+        ),
+        on=["game_date", "event_id", "player_name"],
+        how="inner",
+    )
+    p_over, overround = devig(q["over_odds"].to_numpy(), q["under_odds"].to_numpy())
+    q = q.with_columns(
+        pl.Series("p_over_book", p_over),
+        pl.Series("overround", overround),
+        pl.Series("over_dec", american_to_decimal(q["over_odds"].to_numpy())),
+        pl.Series("under_dec", american_to_decimal(q["under_odds"].to_numpy())),
+    )
+    key = ["game_date", "player_id", "market_code"]
+    median = q.group_by(key).agg(pl.col("line").median().alias("median_line"))
+    q = q.join(median, on=key).with_columns(dist=(pl.col("line") - pl.col("median_line")).abs())
+    snapped = q.group_by(key).agg(
+        pl.struct("dist", "line").sort().first().struct.field("line").alias("consensus_line")
+    )
+    at = q.join(snapped, on=key).filter(pl.col("line") == pl.col("consensus_line"))
+    rank = pl.col("bookmaker").replace_strict(
+        {b: i for i, b in enumerate(REFERENCE_BOOKS)}, default=len(REFERENCE_BOOKS)
+    )
+    ref = (
+        at.with_columns(_rank=rank)
+        .sort("_rank", "bookmaker")
+        .group_by(key, maintain_order=True)
+        .first()
+        .select(
+            *key,
+            pl.col("bookmaker").alias("reference_book"),
+            pl.col("over_odds").alias("ref_over_odds"),
+            pl.col("under_odds").alias("ref_under_odds"),
+        )
+    )
+    best = at.group_by(key).agg(
+        pl.col("event_id").first(),
+        pl.len().alias("books_at_line"),
+        pl.col("over_odds").sort_by("over_dec").last().alias("best_over_odds"),
+        pl.col("bookmaker").sort_by("over_dec").last().alias("best_over_book"),
+        pl.col("under_odds").sort_by("under_dec").last().alias("best_under_odds"),
+        pl.col("bookmaker").sort_by("under_dec").last().alias("best_under_book"),
+        pl.col("p_over_book").median().alias("market_p_over"),
+        pl.col("overround").median().alias("overround"),
+    )
+    books = q.group_by(key).agg(
+        pl.col("bookmaker").n_unique().alias("books"),
+        pl.col("median_line").first(),
+        pl.col("snapshot_time_utc").max().alias("last_snapshot_utc"),
+    )
+    return (
+        snapped.join(best, on=key)
+        .join(ref, on=key)
+        .join(books, on=key)
+        .with_columns(pl.lit("real").alias("line_kind"))
+        .rename({"market_code": "market"})
+        .sort("game_date", "player_id", "market")
+    )
+
+
+def proxy_lines(frame: pl.DataFrame, market: str) -> pl.DataFrame:
+    """Labelled synthetic lines for rows with features: the recent median (last 10 games; the
+    10-game mean for combos) moved to the nearest .5 below, at -110 on both sides."""
+    singles = ("PTS", "REB", "AST", "FG3M", "STL", "BLK", "TOV")
+    single = market.lower() if market in singles else None
+    center = pl.col(f"{single}_median_10") if single else pl.col("target_mean_10")
+    return frame.select(
+        "game_date",
+        "player_id",
+        pl.lit(market).alias("market"),
+        (center.floor() + 0.5).cast(pl.Float64).alias("consensus_line"),
+        pl.lit("proxy").alias("reference_book"),
+        pl.lit(PROXY_ODDS).alias("ref_over_odds"),
+        pl.lit(PROXY_ODDS).alias("ref_under_odds"),
+        pl.lit(PROXY_ODDS).alias("best_over_odds"),
+        pl.lit(PROXY_ODDS).alias("best_under_odds"),
+        pl.lit(0.5).alias("market_p_over"),
+        pl.lit("proxy").alias("line_kind"),
+    )
+
+
+def match_rate(matches: pl.DataFrame, season_types: Sequence[str] | None = None) -> dict:
+    """How many spellings matched, how, and why the rest did not."""
+    total = matches.height
+    matched = matches.filter(pl.col("player_id").is_not_null())
+    return {
+        "spellings": total,
+        "matched": matched.height,
+        "match_rate": round(matched.height / total, 4) if total else 0.0,
+        "matched_and_played": matched.filter(pl.col("played")).height,
+        "by_method": dict(matches.group_by("method").len().iter_rows()),
+    }

@@ -1,0 +1,588 @@
+"""Models for one stat target: a pooled model, per-player ensembles, champions, baselines.
+
+- The pooled model is gradient boosting (XGBoost) over every feature and every player, with early
+  stopping on the validation split. It serves players without enough history and competes for
+  everyone else.
+- Players with at least `min_games` training rows get five candidates on a compact feature set:
+  RandomForest, XGBoost (early stopping on their validation rows), ElasticNet, a weighted vote
+  (0.4 / 0.4 / 0.2) and a stack with a Ridge meta-learner.
+- Each player's champion is the candidate (pooled included) with the lowest validation MAE, with
+  one guard against the winner's curse: an own model replaces the pooled model only when its
+  validation advantage is clear of noise (the mean paired difference of absolute errors exceeds
+  `champion_z` standard errors). The best of five candidates on a few dozen validation games
+  looks better than it is; on the nine real seasons, taking it unguarded made the champion set
+  worse on test than the pooled model alone (PTS 4.663 against 4.524).
+  The test split is never used to choose anything: it only measures.
+- Every model is compared with three naive baselines on exactly the same rows: the mean of the last
+  10 games, the exponentially weighted mean and the season-to-date mean (the datasets'
+  `target_mean_10`, `target_ewm` and `target_season_mean` features).
+- Optuna tunes the pooled model, and one shared set of per-player settings per stat (on a sample
+  of players), on validation data only, with pruning.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import warnings
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+import xgboost as xgb
+from joblib import Parallel, delayed
+from sklearn.ensemble import RandomForestRegressor
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import ElasticNet
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from statmuse_pipelines.core.ensembles import WeightedVote, stack
+from statmuse_pipelines.core.features import KEYS
+
+FORMAT_VERSION = 1
+POOLED = "pooled"
+PLAYER_KINDS = ("rf", "xgb", "elasticnet", "voting", "stacking")
+VOTE_WEIGHTS = (0.4, 0.4, 0.2)  # rf, xgb, elasticnet
+BASELINES = {
+    "baseline_last10": "target_mean_10",
+    "baseline_ewm": "target_ewm",
+    "baseline_season": "target_season_mean",
+}
+# the per-player models see the target's own history, the minutes behind it and the context:
+# a few hundred rows cannot support 265 features
+PLAYER_FEATURES: tuple[str, ...] = (
+    "target_mean_3", "target_mean_5", "target_mean_10", "target_ewm", "target_wmean_10",
+    "target_season_mean", "target_prev_season_mean", "minutes_mean_5", "minutes_ewm",
+    "minutes_season_mean", "usage_share_10", "games_last_10", "season_games", "home",
+    "rest_days", "back_to_back", "travel_km", "opp_def_rating", "opp_pace", "opp_def_rank",
+    "opp_pts_allowed", "opp_reb_allowed", "opp_ast_allowed", "opp_fg3m_allowed", "team_pace",
+)  # fmt: skip
+
+DEFAULT_POOLED_PARAMS: dict[str, Any] = {
+    "max_depth": 5,
+    "learning_rate": 0.05,
+    "subsample": 0.8,
+    "colsample_bytree": 0.6,
+    "min_child_weight": 5.0,
+}
+POOLED_MAX_ROUNDS = 1500
+DEFAULT_PLAYER_PARAMS: dict[str, dict[str, Any]] = {
+    "rf": {"n_estimators": 120, "max_depth": 8, "min_samples_split": 10, "min_samples_leaf": 4},
+    "xgb": {
+        "n_estimators": 300,
+        "max_depth": 3,
+        "learning_rate": 0.05,
+        "subsample": 0.8,
+        "colsample_bytree": 0.8,
+    },
+    "elasticnet": {"alpha": 0.3, "l1_ratio": 0.5},
+}
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    min_games: int = 50  # training rows a player needs for his own models
+    max_players: int = 0  # at most this many per-player model sets (most games first; 0 = all)
+    pooled_trials: int = 8  # Optuna trials for the pooled model (0 = fixed defaults)
+    player_trials: int = 4  # Optuna trials for the shared per-player settings (0 = defaults)
+    tuning_players: int = 16  # players sampled to score a per-player trial
+    stacking_folds: int = 3
+    promotion_tolerance: float = 0.02  # how much worse than production a candidate may be
+    champion_z: float = 2.0  # standard errors an own model must beat pooled by (0 = plain min)
+    seed: int = 7
+    n_jobs: int = 2
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def model_version(stat: str, dataset_version: str, settings: TrainingSettings) -> str:
+    """Same dataset and settings, same version (n_jobs does not change results)."""
+    payload = {
+        "format": FORMAT_VERSION,
+        "stat": stat,
+        "dataset": dataset_version,
+        "settings": {k: v for k, v in settings.as_dict().items() if k != "n_jobs"},
+        "player_features": PLAYER_FEATURES,
+    }
+    digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:10]
+    return f"{stat.lower()}-{digest}"
+
+
+def pooled_features(frame: pl.DataFrame) -> list[str]:
+    return [c for c in frame.columns if c not in (*KEYS, "target")]
+
+
+# --- metrics -----------------------------------------------------------------------------------
+
+
+def error_metrics(pred: np.ndarray, actual: np.ndarray) -> dict[str, float]:
+    if len(actual) == 0:
+        return {"rows": 0, "mae": math.nan, "rmse": math.nan, "bias": math.nan}
+    err = pred - actual
+    return {
+        "rows": len(actual),
+        "mae": float(np.mean(np.abs(err))),
+        "rmse": float(np.sqrt(np.mean(err**2))),
+        "bias": float(np.mean(err)),
+    }
+
+
+# --- the pooled model --------------------------------------------------------------------------
+
+
+class _PruneCallback(xgb.callback.TrainingCallback):
+    """Reports validation MAE to an Optuna trial every 25 rounds; stops a trial it prunes."""
+
+    def __init__(self, trial):
+        self.trial = trial
+        self.pruned = False
+
+    def after_iteration(self, model, epoch, evals_log) -> bool:
+        if epoch % 25 == 0:
+            mae = evals_log["validation_0"]["mae"][-1]
+            self.trial.report(mae, step=epoch)
+            if self.trial.should_prune():
+                self.pruned = True
+                return True
+        return False
+
+
+def fit_pooled(
+    X: np.ndarray,
+    y: np.ndarray,
+    Xv: np.ndarray,
+    yv: np.ndarray,
+    params: dict[str, Any],
+    seed: int,
+    n_jobs: int,
+    callbacks: list | None = None,
+) -> xgb.XGBRegressor:
+    model = xgb.XGBRegressor(
+        n_estimators=POOLED_MAX_ROUNDS,
+        early_stopping_rounds=50,
+        eval_metric="mae",
+        tree_method="hist",
+        random_state=seed,
+        n_jobs=n_jobs,
+        callbacks=callbacks,
+        **params,
+    )
+    model.fit(X, y, eval_set=[(Xv, yv)], verbose=False)
+    return model
+
+
+def tune_pooled(
+    X: np.ndarray, y: np.ndarray, Xv: np.ndarray, yv: np.ndarray, settings: TrainingSettings
+) -> tuple[dict[str, Any], list[dict]]:
+    """Best pooled parameters by validation MAE (the defaults when trials = 0)."""
+    if settings.pooled_trials <= 0:
+        return dict(DEFAULT_POOLED_PARAMS), []
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+    def objective(trial: optuna.Trial) -> float:
+        params = {
+            "max_depth": trial.suggest_int("max_depth", 3, 10),
+            "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.3, log=True),
+            "subsample": trial.suggest_float("subsample", 0.6, 1.0),
+            "colsample_bytree": trial.suggest_float("colsample_bytree", 0.5, 1.0),
+            "min_child_weight": trial.suggest_float("min_child_weight", 1.0, 20.0, log=True),
+        }
+        prune = _PruneCallback(trial)
+        model = fit_pooled(X, y, Xv, yv, params, settings.seed, settings.n_jobs, [prune])
+        if prune.pruned:
+            raise optuna.TrialPruned()
+        return float(np.mean(np.abs(model.predict(Xv) - yv)))
+
+    study = optuna.create_study(
+        direction="minimize",
+        sampler=optuna.samplers.TPESampler(seed=settings.seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=50),
+    )
+    study.enqueue_trial(DEFAULT_POOLED_PARAMS)  # the defaults compete too
+    study.optimize(objective, n_trials=settings.pooled_trials)
+    return dict(study.best_params), _trials(study)
+
+
+def _trials(study) -> list[dict]:
+    return [
+        {"number": t.number, "state": t.state.name, "value": t.value, "params": t.params}
+        for t in study.trials
+    ]
+
+
+# --- per-player candidates ---------------------------------------------------------------------
+
+
+def _members(params: dict[str, dict[str, Any]], seed: int, xgb_rounds: int | None = None) -> list:
+    xgb_params = dict(params["xgb"])
+    if xgb_rounds is not None:
+        xgb_params["n_estimators"] = xgb_rounds
+    return [
+        RandomForestRegressor(**params["rf"], random_state=seed, n_jobs=1),
+        xgb.XGBRegressor(**xgb_params, random_state=seed, n_jobs=1, tree_method="hist"),
+        Pipeline(
+            [
+                ("scale", StandardScaler()),
+                ("model", ElasticNet(**params["elasticnet"], max_iter=5000, random_state=seed)),
+            ]
+        ),
+    ]
+
+
+def fit_player_candidates(
+    X: np.ndarray,
+    y: np.ndarray,
+    Xv: np.ndarray,
+    yv: np.ndarray,
+    params: dict[str, dict[str, Any]],
+    folds: int,
+    seed: int,
+) -> dict[str, Any]:
+    """The five candidates of one player, fitted on his training rows."""
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    rf, xg, en = _members(params, seed)
+    rf.fit(X, y)
+    if len(yv):
+        xg.set_params(early_stopping_rounds=30)
+        xg.fit(X, y, eval_set=[(Xv, yv)], verbose=False)
+        rounds = int(xg.best_iteration) + 1
+    else:
+        xg.fit(X, y, verbose=False)
+        rounds = int(params["xgb"]["n_estimators"])
+    en.fit(X, y)
+    vote = WeightedVote([rf, xg, en], VOTE_WEIGHTS)
+    folds = max(2, min(folds, len(y) // 10))
+    stacked = stack([rf, xg, en], lambda: _members(params, seed, rounds), X, y, folds)
+    return {
+        "rf": rf,
+        "xgb": xg,
+        "elasticnet": en,
+        "voting": vote,
+        "stacking": stacked,
+        "_xgb_rounds": rounds,
+    }
+
+
+def refit_player_kind(
+    kind: str,
+    X: np.ndarray,
+    y: np.ndarray,
+    params: dict[str, dict[str, Any]],
+    xgb_rounds: int,
+    folds: int,
+    seed: int,
+):
+    """One player's champion kind refit on all his rows (production), with the chosen settings."""
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    rf, xg, en = _members(params, seed, xgb_rounds)
+    if kind == "rf":
+        return rf.fit(X, y)
+    if kind == "xgb":
+        return xg.fit(X, y, verbose=False)
+    if kind == "elasticnet":
+        return en.fit(X, y)
+    for m in (rf, xg, en):
+        m.fit(X, y)
+    if kind == "voting":
+        return WeightedVote([rf, xg, en], VOTE_WEIGHTS)
+    folds = max(2, min(folds, len(y) // 10))
+    return stack([rf, xg, en], lambda: _members(params, seed, xgb_rounds), X, y, folds)
+
+
+def tune_player_params(
+    groups: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+    settings: TrainingSettings,
+) -> tuple[dict[str, dict[str, Any]], list[dict]]:
+    """Shared per-player settings: the ones whose vote has the lowest mean validation MAE over a
+    sample of players (one study per stat, not one per player)."""
+    if settings.player_trials <= 0 or not groups:
+        return {k: dict(v) for k, v in DEFAULT_PLAYER_PARAMS.items()}, []
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
+
+    def objective(trial: optuna.Trial) -> float:
+        params = {
+            "rf": {
+                "n_estimators": trial.suggest_int("rf_n_estimators", 100, 200),
+                "max_depth": trial.suggest_int("rf_max_depth", 5, 15),
+                "min_samples_split": trial.suggest_int("rf_min_samples_split", 5, 20),
+                "min_samples_leaf": trial.suggest_int("rf_min_samples_leaf", 2, 10),
+            },
+            "xgb": {
+                "n_estimators": trial.suggest_int("xgb_n_estimators", 50, 500),
+                "max_depth": trial.suggest_int("xgb_max_depth", 3, 12),
+                "learning_rate": trial.suggest_float("xgb_learning_rate", 0.01, 0.3, log=True),
+                "subsample": trial.suggest_float("xgb_subsample", 0.6, 1.0),
+                "colsample_bytree": trial.suggest_float("xgb_colsample_bytree", 0.5, 1.0),
+            },
+            "elasticnet": {
+                "alpha": trial.suggest_float("en_alpha", 0.01, 1.0, log=True),
+                "l1_ratio": trial.suggest_float("en_l1_ratio", 0.1, 0.9),
+            },
+        }
+        maes = []
+        for step, (X, y, Xv, yv) in enumerate(groups):
+            rf, xg, en = _members(params, settings.seed)
+            for m in (rf, xg, en):
+                m.fit(X, y)
+            vote = WeightedVote([rf, xg, en], VOTE_WEIGHTS)
+            maes.append(float(np.mean(np.abs(vote.predict(Xv) - yv))))
+            trial.report(float(np.mean(maes)), step=step)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return float(np.mean(maes))
+
+    study = optuna.create_study(
+        direction="minimize",
+        sampler=optuna.samplers.TPESampler(seed=settings.seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=3),
+    )
+    study.enqueue_trial(
+        {
+            **{f"rf_{k}": v for k, v in DEFAULT_PLAYER_PARAMS["rf"].items()},
+            **{f"xgb_{k}": v for k, v in DEFAULT_PLAYER_PARAMS["xgb"].items()},
+            **{f"en_{k}": v for k, v in DEFAULT_PLAYER_PARAMS["elasticnet"].items()},
+        }
+    )
+    study.optimize(objective, n_trials=settings.player_trials)
+    best = study.best_params
+    params = {
+        "rf": {k[3:]: v for k, v in best.items() if k.startswith("rf_")},
+        "xgb": {k[4:]: v for k, v in best.items() if k.startswith("xgb_")},
+        "elasticnet": {k[3:]: v for k, v in best.items() if k.startswith("en_")},
+    }
+    return params, _trials(study)
+
+
+# --- training one stat -------------------------------------------------------------------------
+
+
+@dataclass
+class TrainedStat:
+    """Everything the evaluation fit of one stat produced."""
+
+    stat: str
+    version: str
+    dataset_version: str
+    settings: TrainingSettings
+    pooled: xgb.XGBRegressor
+    pooled_params: dict[str, Any]
+    pooled_rounds: int
+    player_params: dict[str, dict[str, Any]]
+    player_models: dict[int, Any]  # champion model of each player whose champion is his own
+    champions: dict[int, str]  # champion kind of every player with candidates ("pooled" or own)
+    player_rounds: dict[int, int]  # xgb rounds (early stopping) per player, for refits
+    features: list[str]
+    metrics: pl.DataFrame  # stat, scope, kind, split, rows, mae, rmse, bias, mae_vs_best_baseline
+    predictions: dict[str, pl.DataFrame]  # val/test: keys, target, champion and baseline preds
+    importance: pl.DataFrame  # pooled feature importance (gain)
+    tuning: dict[str, list[dict]] = field(default_factory=dict)
+
+    def summary(self, split: str = "test") -> pl.DataFrame:
+        """Champion set, pooled model and baselines on all rows of a split."""
+        return (
+            self.metrics.filter((pl.col("scope") == "all") & (pl.col("split") == split))
+            .select("kind", "rows", "mae", "rmse", "bias", "mae_vs_best_baseline")
+            .sort("mae")
+        )
+
+
+def clearly_better(pred: np.ndarray, reference: np.ndarray, actual: np.ndarray, z: float) -> bool:
+    """Whether `pred` has a lower MAE than `reference` by more than `z` standard errors of the
+    mean paired difference in absolute error (z = 0: any improvement at all)."""
+    gain = np.abs(reference - actual) - np.abs(pred - actual)
+    if len(gain) == 0 or gain.mean() <= 0:
+        return False
+    if z <= 0:
+        return True
+    if len(gain) < 2:
+        return False
+    se = gain.std(ddof=1) / math.sqrt(len(gain))
+    return bool(gain.mean() > z * se)
+
+
+def _metric_rows(
+    stat: str, scope: str, split: str, actual: np.ndarray, preds: dict[str, np.ndarray]
+) -> list[dict]:
+    base = {k: error_metrics(preds[k], actual) for k in BASELINES if k in preds}
+    best = min((m["mae"] for m in base.values()), default=math.nan)
+    rows = []
+    for kind, p in preds.items():
+        m = error_metrics(p, actual)
+        rows.append(
+            {
+                "stat": stat,
+                "scope": scope,
+                "kind": kind,
+                "split": split,
+                **m,
+                "mae_vs_best_baseline": m["mae"] / best if best and best > 0 else math.nan,
+            }
+        )
+    return rows
+
+
+def _player_groups(frame: pl.DataFrame) -> dict[int, np.ndarray]:
+    """Row indices of each player in a frame."""
+    idx = frame.with_row_index("_i").group_by("player_id").agg(pl.col("_i"))
+    return {int(p): np.asarray(i, dtype=np.int64) for p, i in idx.iter_rows()}
+
+
+def train_stat(
+    stat: str,
+    splits: dict[str, pl.DataFrame],
+    dataset_version: str,
+    settings: TrainingSettings,
+    log=lambda msg: None,
+) -> TrainedStat:
+    """The evaluation fit of one stat: tune, fit, pick champions on validation, measure on test."""
+    train, val, test = splits["train"], splits["val"], splits["test"]
+    features = pooled_features(train)
+    X, y = train.select(features).to_numpy(), train["target"].to_numpy()
+    Xv, yv = val.select(features).to_numpy(), val["target"].to_numpy()
+    Xt, yt = test.select(features).to_numpy(), test["target"].to_numpy()
+
+    pooled_params, pooled_trials = tune_pooled(X, y, Xv, yv, settings)
+    pooled = fit_pooled(X, y, Xv, yv, pooled_params, settings.seed, settings.n_jobs)
+    pooled_rounds = int(pooled.best_iteration) + 1
+    log(f"{stat}: pooled model, {pooled_rounds} rounds, params {pooled_params}")
+
+    # players with enough training games, the most experienced first
+    counts = train.group_by("player_id").len().filter(pl.col("len") >= settings.min_games)
+    eligible = counts.sort(["len", "player_id"], descending=[True, False])["player_id"].to_list()
+    if settings.max_players:
+        eligible = eligible[: settings.max_players]
+    P = list(PLAYER_FEATURES)
+    tr_g, va_g, te_g = _player_groups(train), _player_groups(val), _player_groups(test)
+    Xp, Xpv, Xpt = (f.select(P).to_numpy() for f in (train, val, test))
+    empty = np.zeros(0, dtype=np.int64)
+
+    # shared per-player settings, tuned on a sample of players who have validation rows
+    rng = np.random.default_rng(settings.seed)
+    with_val = [p for p in eligible if len(va_g.get(p, empty)) >= 5]
+    n_sample = min(settings.tuning_players, len(with_val))
+    sample = sorted(rng.choice(with_val, n_sample, replace=False).tolist()) if n_sample else []
+    groups = [(Xp[tr_g[p]], y[tr_g[p]], Xpv[va_g[p]], yv[va_g[p]]) for p in sample]
+    player_params, player_trials = tune_player_params(groups, settings)
+    log(f"{stat}: {len(eligible)} players with >= {settings.min_games} training games")
+
+    fitted = Parallel(n_jobs=settings.n_jobs)(
+        delayed(fit_player_candidates)(
+            Xp[tr_g[p]],
+            y[tr_g[p]],
+            Xpv[va_g.get(p, empty)],
+            yv[va_g.get(p, empty)],
+            player_params,
+            settings.stacking_folds,
+            settings.seed,
+        )
+        for p in eligible
+    )
+
+    version = model_version(stat, dataset_version, settings)
+    base = {
+        "val": {b: val[c].to_numpy() for b, c in BASELINES.items()},
+        "test": {b: test[c].to_numpy() for b, c in BASELINES.items()},
+    }
+    pooled_val, pooled_test = pooled.predict(Xv), pooled.predict(Xt)
+    champ_val, champ_test = pooled_val.copy(), pooled_test.copy()
+    champions: dict[int, str] = {}
+    player_models: dict[int, Any] = {}
+    player_rounds: dict[int, int] = {}
+    metric_rows: list[dict] = []
+    for p, cands in zip(eligible, fitted, strict=True):
+        vi, ti = va_g.get(p, empty), te_g.get(p, empty)
+        player_rounds[p] = cands.pop("_xgb_rounds")
+        val_preds = {k: m.predict(Xpv[vi]) for k, m in cands.items()} if len(vi) else {}
+        test_preds = {k: m.predict(Xpt[ti]) for k, m in cands.items()} if len(ti) else {}
+        # the champion: lowest validation MAE, the pooled model included; never the test split
+        if len(vi):
+            scores = {k: float(np.mean(np.abs(v - yv[vi]))) for k, v in val_preds.items()}
+            scores[POOLED] = float(np.mean(np.abs(pooled_val[vi] - yv[vi])))
+            champion = min(scores, key=lambda k: (scores[k], k != POOLED))
+            if champion != POOLED and not clearly_better(
+                val_preds[champion], pooled_val[vi], yv[vi], settings.champion_z
+            ):
+                champion = POOLED
+        else:
+            champion = POOLED  # nothing to validate on: the pooled model serves
+        champions[p] = champion
+        if champion != POOLED:
+            player_models[p] = cands[champion]
+            champ_val[vi] = val_preds[champion]
+            if len(ti):
+                champ_test[ti] = test_preds[champion]
+        # drop the candidates that lost, keep their scores
+        fitted_losers = [k for k in cands if k != champion]
+        for k in fitted_losers:
+            cands[k] = None
+        for split, idx, preds, full_actual in (
+            ("val", vi, val_preds, yv),
+            ("test", ti, test_preds, yt),
+        ):
+            if not len(idx):
+                continue
+            pooled_p = pooled_val[idx] if split == "val" else pooled_test[idx]
+            champ_p = champ_val[idx] if split == "val" else champ_test[idx]
+            all_preds = {
+                **preds,
+                POOLED: pooled_p,
+                "champion": champ_p,
+                **{b: v[idx] for b, v in base[split].items()},
+            }
+            metric_rows += _metric_rows(stat, str(p), split, full_actual[idx], all_preds)
+
+    for split, actual, pooled_p, champ_p in (
+        ("val", yv, pooled_val, champ_val),
+        ("test", yt, pooled_test, champ_test),
+    ):
+        preds = {"champion": champ_p, POOLED: pooled_p, **base[split]}
+        metric_rows += _metric_rows(stat, "all", split, actual, preds)
+
+    metrics = pl.DataFrame(metric_rows).with_columns(
+        pl.col("rows").cast(pl.Int64), pl.lit(version).alias("version")
+    )
+    predictions = {
+        split: frame.select(*KEYS, "target", *BASELINES.values()).with_columns(
+            pl.Series("champion", champ), pl.Series("pooled", pooled_p)
+        )
+        for split, frame, champ, pooled_p in (
+            ("val", val, champ_val, pooled_val),
+            ("test", test, champ_test, pooled_test),
+        )
+    }
+    gain = pooled.get_booster().get_score(importance_type="gain")
+    importance = (
+        pl.DataFrame(
+            {"feature": [features[int(k[1:])] for k in gain], "gain": list(gain.values())},
+            schema={"feature": pl.String, "gain": pl.Float64},
+        )
+        .with_columns(share=pl.col("gain") / pl.col("gain").sum())
+        .sort("gain", descending=True)
+    )
+    return TrainedStat(
+        stat=stat,
+        version=version,
+        dataset_version=dataset_version,
+        settings=settings,
+        pooled=pooled,
+        pooled_params=pooled_params,
+        pooled_rounds=pooled_rounds,
+        player_params=player_params,
+        player_models=player_models,
+        champions=champions,
+        player_rounds=player_rounds,
+        features=features,
+        metrics=metrics,
+        predictions=predictions,
+        importance=importance,
+        tuning={"pooled": pooled_trials, "player": player_trials},
+    )

@@ -1,0 +1,203 @@
+"""From a predicted mean to calibrated P(over), P(under), P(push) at a line, and their evaluation.
+
+Fit on the validation split only (the distribution family and spread, then the calibrator of
+P(over | no push)); judged on the test split only. Lines are the real consensus lines where the
+lines source has them and labelled proxies elsewhere; every metric says which kind it is on.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from statmuse_pipelines.core.calibration import (
+    Calibrator,
+    choose_calibrator,
+    probability_metrics,
+    reliability,
+)
+from statmuse_pipelines.core.distributions import CountDistribution, choose_family
+from statmuse_pipelines.core.lines import proxy_lines
+
+LINE_FIELDS = (
+    "consensus_line", "reference_book", "ref_over_odds", "ref_under_odds", "best_over_odds",
+    "best_under_odds", "market_p_over", "line_kind",
+)  # fmt: skip
+
+
+@dataclass
+class ProbabilityModel:
+    stat: str
+    model_version: str
+    distribution: CountDistribution
+    calibrator: Calibrator
+    family_scores: dict[str, float] = field(default_factory=dict)
+    calibrator_scores: dict[str, float] = field(default_factory=dict)
+
+    def raw(self, mu: np.ndarray, line: np.ndarray) -> dict[str, np.ndarray]:
+        return self.distribution.probabilities(line, mu)
+
+    def calibrated(self, mu: np.ndarray, line: np.ndarray) -> dict[str, np.ndarray]:
+        """The calibrator adjusts P(over | no push); the push probability is kept."""
+        raw = self.raw(mu, line)
+        decided = np.clip(raw["over"] + raw["under"], 1e-12, None)
+        p = self.calibrator.predict(raw["over"] / decided)
+        return {"over": p * decided, "under": (1 - p) * decided, "push": raw["push"]}
+
+    def describe(self) -> dict:
+        return {
+            "stat": self.stat,
+            "model_version": self.model_version,
+            "distribution": self.distribution.describe(),
+            "family_log_loss_on_validation": {
+                k: round(v, 5) for k, v in self.family_scores.items()
+            },
+            "calibrator": self.calibrator.method,
+            "calibrator_cv_log_loss_on_validation": {
+                k: round(v, 5) for k, v in self.calibrator_scores.items()
+            },
+        }
+
+
+def with_lines(rows: pl.DataFrame, market_lines: pl.DataFrame | None, market: str) -> pl.DataFrame:
+    """Each row with its line: the real consensus line when there is one, else a proxy."""
+    proxy = proxy_lines(rows, market).drop("market")
+    if market_lines is None or market_lines.height == 0:
+        real = proxy.clear()
+    else:
+        real = market_lines.filter(pl.col("market") == market).select(
+            "game_date", "player_id", *LINE_FIELDS
+        )
+    joined = rows.join(real, on=["game_date", "player_id"], how="left")
+    return (
+        joined.join(proxy, on=["game_date", "player_id"], how="left", suffix="_proxy")
+        .select(
+            *rows.columns,
+            *(pl.coalesce(pl.col(c), pl.col(f"{c}_proxy")).alias(c) for c in LINE_FIELDS),
+        )
+        .rename({"consensus_line": "line"})
+    )
+
+
+def outcome_over(actual: pl.Expr, line: pl.Expr) -> pl.Expr:
+    """1 over, 0 under, null push."""
+    return pl.when(actual > line).then(1).when(actual < line).then(0).otherwise(None)
+
+
+def fit_probability_model(stat: str, model_version: str, val: pl.DataFrame) -> ProbabilityModel:
+    """Distribution family and spread, then calibrator, all on validation rows.
+
+    val: rows with `mu` (the model's mean), `target` (the actual) and `line` (from with_lines).
+    """
+    val = val.sort("game_date")
+    dates = val["game_date"].unique().sort()
+    cut = dates[len(dates) // 2] if len(dates) > 1 else dates[0]
+    first, second = val.filter(pl.col("game_date") < cut), val.filter(pl.col("game_date") >= cut)
+    if first.height == 0 or second.height == 0:
+        first = second = val
+    dist, family_scores = choose_family(
+        first["target"].to_numpy(), first["mu"].to_numpy(),
+        second["target"].to_numpy(), second["mu"].to_numpy(),
+    )  # fmt: skip
+    raw = dist.probabilities(val["line"].to_numpy(), val["mu"].to_numpy())
+    y = val.select(outcome_over(pl.col("target"), pl.col("line"))).to_series().to_numpy()
+    keep = ~np.isnan(y.astype(float))
+    decided = raw["over"] + raw["under"]
+    p_cond = raw["over"][keep] / np.clip(decided[keep], 1e-12, None)
+    calibrator, cal_scores = choose_calibrator(p_cond, y[keep].astype(float))
+    return ProbabilityModel(stat, model_version, dist, calibrator, family_scores, cal_scores)
+
+
+def score(model: ProbabilityModel, rows: pl.DataFrame) -> pl.DataFrame:
+    """Rows with raw and calibrated probabilities and the realized outcome."""
+    mu, line = rows["mu"].to_numpy(), rows["line"].to_numpy()
+    raw, cal = model.raw(mu, line), model.calibrated(mu, line)
+    decided = np.clip(raw["over"] + raw["under"], 1e-12, None)
+    return rows.with_columns(
+        pl.Series("p_over_raw", raw["over"] / decided),
+        pl.Series("p_over", cal["over"]),
+        pl.Series("p_under", cal["under"]),
+        pl.Series("p_push", cal["push"]),
+        outcome_over(pl.col("target"), pl.col("line")).alias("went_over"),
+    ).with_columns(
+        p_over_cond=pl.col("p_over") / (pl.col("p_over") + pl.col("p_under")).clip(1e-12)
+    )
+
+
+def calibration_metrics(scored: pl.DataFrame, split: str) -> list[dict]:
+    """Brier, log loss and ECE before and after calibration, pushes excluded, per line kind."""
+    out = []
+    decided = scored.filter(pl.col("went_over").is_not_null())
+    kinds = [*sorted(decided["line_kind"].unique().to_list()), "all"]
+    for kind in kinds:
+        part = decided if kind == "all" else decided.filter(pl.col("line_kind") == kind)
+        if part.height == 0:
+            continue
+        y = part["went_over"].to_numpy().astype(float)
+        for stage, col in (("raw", "p_over_raw"), ("calibrated", "p_over_cond")):
+            m = probability_metrics(part[col].to_numpy(), y)
+            out.append({"split": split, "line_kind": kind, "stage": stage, **m})
+    return out
+
+
+def market_comparison(scored: pl.DataFrame, kind: str = "real") -> dict[str, float]:
+    """On rows with a line of `kind` and a decided result: ours against the line's probability
+    (the de-vigged market for real lines; a coin flip for proxies) and the line as a prediction."""
+    real = scored.filter((pl.col("line_kind") == kind) & pl.col("went_over").is_not_null())
+    if real.height == 0:
+        return {"rows": 0}
+    y = real["went_over"].to_numpy().astype(float)
+    ours = probability_metrics(real["p_over_cond"].to_numpy(), y)
+    market = probability_metrics(real["market_p_over"].to_numpy(), y)
+    every = scored.filter(pl.col("line_kind") == kind)
+    return {
+        "rows": real.height,
+        "ours_brier": ours["brier"],
+        "market_brier": market["brier"],
+        "ours_log_loss": ours["log_loss"],
+        "market_log_loss": market["log_loss"],
+        "ours_ece": ours["ece"],
+        "market_ece": market["ece"],
+        "mae_rows": every.height,
+        "ours_mae": float((every["mu"] - every["target"]).abs().mean()),
+        "line_mae": float((every["line"] - every["target"]).abs().mean()),
+    }
+
+
+def reliability_plot(scored: pl.DataFrame, title: str, path) -> None:
+    """Reliability diagram (raw and calibrated P(over) on the rows given) as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    decided = scored.filter(pl.col("went_over").is_not_null())
+    y = decided["went_over"].to_numpy().astype(float)
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="perfect")
+    for col, label, color in (
+        ("p_over_raw", "raw", "#d62728"),
+        ("p_over_cond", "calibrated", "#1f77b4"),
+    ):
+        table = [b for b in reliability(decided[col].to_numpy(), y) if b["rows"]]
+        ax.plot(
+            [b["mean_p"] for b in table], [b["frequency"] for b in table],
+            marker="o", color=color, label=f"{label} (ECE {_ece(table):.3f})",
+        )  # fmt: skip
+    ax.set_xlabel("predicted P(over)")
+    ax.set_ylabel("observed frequency of over")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_title(title, fontsize=10)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def _ece(table: list[dict]) -> float:
+    n = sum(b["rows"] for b in table)
+    return sum(b["rows"] * abs(b["mean_p"] - b["frequency"]) for b in table) / n if n else math.nan

@@ -1,0 +1,207 @@
+"""Serving a model version, refitting it for production, and the promotion gate.
+
+A *model version* of a stat is the set its training run produced: the pooled model and each
+player's champion. It has two fits under the same version: the evaluation fit (training split
+only: what the metrics measure) and the production fit (every row through the latest game,
+with the settings the evaluation fit chose: what serves).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+import xgboost as xgb
+
+from statmuse_pipelines.core.models import (
+    PLAYER_FEATURES,
+    POOLED,
+    TrainedStat,
+    refit_player_kind,
+)
+
+STAGES = ("candidate", "production", "archived")
+
+
+@dataclass
+class ServingModel:
+    """The pooled model plus per-player champions, predicting the mean of the target."""
+
+    stat: str
+    version: str
+    fit: str  # "evaluation" or "production"
+    pooled: xgb.XGBRegressor
+    features: list[str]
+    player_models: dict[int, Any] = field(default_factory=dict)
+    player_features: list[str] = field(default_factory=lambda: list(PLAYER_FEATURES))
+
+    def predict(self, frame: pl.DataFrame) -> np.ndarray:
+        """Mean prediction per row: the player's own champion if he has one, else pooled."""
+        out = self.pooled.predict(frame.select(self.features).to_numpy())
+        if self.player_models and frame.height:
+            players = frame["player_id"].to_numpy()
+            Xp = frame.select(self.player_features).to_numpy()
+            for pid in np.intersect1d(players, np.fromiter(self.player_models, dtype=np.int64)):
+                rows = np.flatnonzero(players == pid)
+                out[rows] = self.player_models[int(pid)].predict(Xp[rows])
+        return out
+
+    def served_by(self, frame: pl.DataFrame) -> pl.Series:
+        """Which model serves each row: 'pooled' or 'player'."""
+        own = frame["player_id"].is_in(list(self.player_models))
+        return pl.select(pl.when(own).then(pl.lit("player")).otherwise(pl.lit(POOLED))).to_series()
+
+
+def evaluation_model(trained: TrainedStat) -> ServingModel:
+    return ServingModel(
+        stat=trained.stat,
+        version=trained.version,
+        fit="evaluation",
+        pooled=trained.pooled,
+        features=trained.features,
+        player_models=dict(trained.player_models),
+    )
+
+
+def manifest_of(trained: TrainedStat, created_at: str) -> dict[str, Any]:
+    """What a version's manifest.json records (enough to refit it without the run)."""
+    summary = {split: trained.summary(split).to_dicts() for split in ("val", "test")}
+    return {
+        "stat": trained.stat,
+        "version": trained.version,
+        "dataset_version": trained.dataset_version,
+        "created_at": created_at,
+        "settings": trained.settings.as_dict(),
+        "pooled_params": trained.pooled_params,
+        "pooled_rounds": trained.pooled_rounds,
+        "player_params": trained.player_params,
+        "features": trained.features,
+        "player_features": list(PLAYER_FEATURES),
+        "champions": {str(p): k for p, k in trained.champions.items()},
+        "player_rounds": {str(p): r for p, r in trained.player_rounds.items()},
+        "summary": summary,
+        "importance": trained.importance.head(25).to_dicts(),
+        "tuning": trained.tuning,
+        "fits": ["evaluation"],
+    }
+
+
+def refit_production(manifest: dict[str, Any], rows: pl.DataFrame, n_jobs: int = 2) -> ServingModel:
+    """The version refit on `rows` (every row of its dataset) with the settings it chose."""
+    from joblib import Parallel, delayed
+
+    features = manifest["features"]
+    settings = manifest["settings"]
+    pooled = xgb.XGBRegressor(
+        n_estimators=int(manifest["pooled_rounds"]),
+        tree_method="hist",
+        random_state=settings["seed"],
+        n_jobs=n_jobs,
+        **manifest["pooled_params"],
+    )
+    pooled.fit(rows.select(features).to_numpy(), rows["target"].to_numpy())
+    own = {int(p): k for p, k in manifest["champions"].items() if k != POOLED}
+    P = manifest["player_features"]
+    by_player = rows.filter(pl.col("player_id").is_in(list(own))).partition_by(
+        "player_id", as_dict=True
+    )
+    players = sorted(own)
+    models = Parallel(n_jobs=n_jobs)(
+        delayed(refit_player_kind)(
+            own[p],
+            by_player[(p,)].select(P).to_numpy(),
+            by_player[(p,)]["target"].to_numpy(),
+            manifest["player_params"],
+            int(manifest["player_rounds"][str(p)]),
+            settings["stacking_folds"],
+            settings["seed"],
+        )
+        for p in players
+    )
+    return ServingModel(
+        stat=manifest["stat"],
+        version=manifest["version"],
+        fit="production",
+        pooled=pooled,
+        features=features,
+        player_models=dict(zip(players, models, strict=True)),
+        player_features=P,
+    )
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    passed: bool
+    reason: str
+    candidate_mae: float
+    best_baseline: str
+    best_baseline_mae: float
+    production_version: str | None = None
+    production_mae: float | None = None
+    compared_on: str | None = None  # "the same test rows" or "each version's own test split"
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "candidate_test_mae": round(self.candidate_mae, 4),
+            "best_baseline": self.best_baseline,
+            "best_baseline_test_mae": round(self.best_baseline_mae, 4),
+            "production_version": self.production_version or "none",
+            "production_test_mae": round(self.production_mae, 4)
+            if self.production_mae is not None
+            else "n/a",
+            "compared_on": self.compared_on or "n/a",
+        }
+
+
+def promotion_gate(
+    candidate_mae: float,
+    baseline_maes: dict[str, float],
+    tolerance: float,
+    production_version: str | None = None,
+    production_mae: float | None = None,
+    compared_on: str | None = None,
+) -> GateDecision:
+    """A candidate set becomes production only if its test MAE beats the best naive baseline on
+    the same rows and is not worse than production by more than `tolerance` (relative)."""
+    best = min(baseline_maes, key=baseline_maes.get)
+    best_mae = baseline_maes[best]
+    common = {
+        "candidate_mae": candidate_mae,
+        "best_baseline": best,
+        "best_baseline_mae": best_mae,
+        "production_version": production_version,
+        "production_mae": production_mae,
+        "compared_on": compared_on,
+    }
+    if not math.isfinite(candidate_mae) or candidate_mae >= best_mae:
+        return GateDecision(
+            passed=False,
+            reason=f"test MAE {candidate_mae:.4f} does not beat the best naive baseline "
+            f"({best} {best_mae:.4f}) on the same rows: stays a candidate",
+            **common,
+        )
+    gain = f"{(1 - candidate_mae / best_mae) * 100:.1f}% below {best} ({best_mae:.4f})"
+    if production_mae is not None:
+        limit = production_mae * (1 + tolerance)
+        if candidate_mae > limit:
+            return GateDecision(
+                passed=False,
+                reason=f"test MAE {candidate_mae:.4f} beats the baselines ({gain}) but is worse "
+                f"than production {production_version} ({production_mae:.4f}, on "
+                f"{compared_on}) by more than {tolerance:.0%}: stays a candidate",
+                **common,
+            )
+        return GateDecision(
+            passed=True,
+            reason=f"test MAE {candidate_mae:.4f}: {gain}; production {production_version} "
+            f"{production_mae:.4f} on {compared_on} (tolerance {tolerance:.0%}): promoted",
+            **common,
+        )
+    return GateDecision(
+        passed=True,
+        reason=f"test MAE {candidate_mae:.4f}: {gain}; no production version yet: promoted",
+        **common,
+    )

@@ -1,0 +1,538 @@
+"""The analyst-facing tables: every column's type and meaning, in one place.
+
+Used to type the normalized frames, by the `has_expected_columns` checks, for the column comments
+in the DuckDB warehouse, and (by a test) to keep the README's table documentation complete.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    dtype: pl.DataType
+    doc: str
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    doc: str
+    key: tuple[str, ...]
+    columns: tuple[Column, ...]
+
+    @property
+    def schema(self) -> dict[str, pl.DataType]:
+        return {c.name: c.dtype for c in self.columns}
+
+    def conform(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Select this table's columns in order, cast to its types."""
+        return frame.select([pl.col(c.name).cast(c.dtype) for c in self.columns])
+
+    def empty(self) -> pl.DataFrame:
+        return pl.DataFrame(schema=self.schema)
+
+
+_STATS = [
+    ("fgm", "field goals made"),
+    ("fga", "field goals attempted"),
+    ("fg3m", "three-pointers made"),
+    ("fg3a", "three-pointers attempted"),
+    ("ftm", "free throws made"),
+    ("fta", "free throws attempted"),
+    ("oreb", "offensive rebounds"),
+    ("dreb", "defensive rebounds"),
+    ("reb", "rebounds (oreb + dreb)"),
+    ("ast", "assists"),
+    ("stl", "steals"),
+    ("blk", "blocks"),
+    ("tov", "turnovers"),
+    ("pf", "personal fouls"),
+    ("pts", "points (2*fgm + fg3m + ftm)"),
+]
+COUNT_STATS: tuple[str, ...] = tuple(name for name, _ in _STATS)
+
+_GAME = (
+    Column("game_id", pl.String(), "NBA.com game id, 10 digits (0022300001: 002 = regular season)"),
+    Column("game_date", pl.Date(), "game date (US Eastern calendar day; the daily partition key)"),
+    Column("season", pl.String(), "season label, e.g. 2023-24"),
+    Column("season_type", pl.String(), "Regular Season, PlayIn or Playoffs"),
+)
+_TEAM_SIDE = (
+    Column("team_id", pl.Int64(), "NBA.com team id"),
+    Column("team", pl.String(), "team abbreviation, e.g. DEN"),
+)
+_OPPONENT = (
+    Column("opponent_id", pl.Int64(), "opponent's NBA.com team id"),
+    Column("opponent", pl.String(), "opponent's abbreviation"),
+    Column("is_home", pl.Boolean(), "true at home; false on the road and at neutral sites"),
+    Column("won", pl.Boolean(), "true if the team won (null if the source gives no result)"),
+)
+
+PLAYER_GAME_STATS = Table(
+    name="player_game_stats",
+    doc="One row per player per game played: the typed, deduplicated box score.",
+    key=("player_id", "game_id"),
+    columns=(
+        *_GAME,
+        Column("player_id", pl.Int64(), "NBA.com player id"),
+        Column("player_name", pl.String(), "player name as the source spells it"),
+        *_TEAM_SIDE,
+        *_OPPONENT,
+        Column("minutes", pl.Float64(), "minutes played"),
+        *(Column(n, pl.Int64(), d) for n, d in _STATS),
+        Column("plus_minus", pl.Int64(), "team points minus opponent points while on the floor"),
+    ),
+)
+
+TEAM_GAME_STATS = Table(
+    name="team_game_stats",
+    doc="One row per team per game: box score, the opponent's box score, possessions and ratings.",
+    key=("team_id", "game_id"),
+    columns=(
+        *_GAME,
+        *_TEAM_SIDE,
+        Column("team_name", pl.String(), "full team name"),
+        *_OPPONENT,
+        Column("minutes", pl.Float64(), "player-minutes (240 in regulation, +25 per overtime)"),
+        *(Column(n, pl.Int64(), d) for n, d in _STATS),
+        Column("plus_minus", pl.Int64(), "final margin (pts - opp_pts)"),
+        *(Column(f"opp_{n}", pl.Int64(), f"opponent's {d}") for n, d in _STATS),
+        Column(
+            "possessions",
+            pl.Float64(),
+            "estimated possessions, FGA + 0.44*FTA - OREB + TOV averaged over both teams",
+        ),
+        Column("pace", pl.Float64(), "possessions per 48 minutes"),
+        Column("off_rating", pl.Float64(), "points scored per 100 possessions"),
+        Column("def_rating", pl.Float64(), "points allowed per 100 possessions"),
+    ),
+)
+
+TABLES: dict[str, Table] = {t.name: t for t in (PLAYER_GAME_STATS, TEAM_GAME_STATS)}
+
+
+def _player_features_table() -> Table:
+    from statmuse_pipelines.core.features import KEYS, feature_specs
+
+    keys = {c.name: c for c in PLAYER_GAME_STATS.columns}
+    return Table(
+        name="player_features",
+        doc=(
+            "Pregame features of each player-game: everything in a row comes from games strictly "
+            "before game_date (see history_last_date). 0.0 with a zero game count = no history."
+        ),
+        key=("player_id", "game_id"),
+        columns=(
+            *(keys[k] for k in KEYS),
+            *(Column(f.name, pl.Float32(), f"{f.meaning} [{f.window}]") for f in feature_specs()),
+            Column(
+                "history_last_date",
+                pl.Date(),
+                "latest game date any feature of the row used (always before game_date)",
+            ),
+        ),
+    )
+
+
+PLAYER_FEATURES = _player_features_table()
+
+DATASETS = Table(
+    name="datasets",
+    doc="Training dataset versions: one row per (target, version), with its manifest.",
+    key=("target", "version"),
+    columns=(
+        Column("target", pl.String(), "stat target: PTS, REB, AST, FG3M, STL, BLK, TOV, PRA, ..."),
+        Column("version", pl.String(), "hash of the rows and settings (same input, same version)"),
+        Column("created_at", pl.String(), "when this version was first written (UTC, ISO 8601)"),
+        Column("is_latest", pl.Boolean(), "true for the version the last run produced"),
+        Column("target_definition", pl.String(), "the target as a sum of box-score columns"),
+        Column("rows_train", pl.Int64(), "rows in the training split (oldest ~70%)"),
+        Column("rows_val", pl.Int64(), "rows in the validation split (next ~15%)"),
+        Column("rows_test", pl.Int64(), "rows in the test split (newest ~15%)"),
+        Column("train_start", pl.Date(), "first game date of the training split"),
+        Column("train_end", pl.Date(), "last game date of the training split"),
+        Column("val_start", pl.Date(), "first game date of the validation split"),
+        Column("val_end", pl.Date(), "last game date of the validation split"),
+        Column("test_start", pl.Date(), "first game date of the test split"),
+        Column("test_end", pl.Date(), "last game date of the test split"),
+        Column("features", pl.Int64(), "number of feature columns"),
+        Column("source", pl.String(), "where the rows came from"),
+        Column("path", pl.String(), "folder holding train/val/test.parquet and manifest.json"),
+        Column("manifest", pl.String(), "the manifest.json, verbatim"),
+    ),
+)
+
+TABLES[PLAYER_FEATURES.name] = PLAYER_FEATURES
+TABLES[DATASETS.name] = DATASETS
+
+MODEL_METRICS = Table(
+    name="model_metrics",
+    doc="Errors of every model and naive baseline of a model version, on the same rows.",
+    key=("version", "scope", "kind", "split"),
+    columns=(
+        Column("version", pl.String(), "model version (stat + hash of dataset and settings)"),
+        Column("stat", pl.String(), "stat target"),
+        Column("scope", pl.String(), "'all' for every row of the split, else a player id"),
+        Column(
+            "kind",
+            pl.String(),
+            "champion (each player's champion, pooled for the rest), pooled, rf, xgb, "
+            "elasticnet, voting, stacking, baseline_last10, baseline_ewm, baseline_season",
+        ),
+        Column("split", pl.String(), "val (chooses champions) or test (only measures)"),
+        Column("rows", pl.Int64(), "rows measured"),
+        Column("mae", pl.Float64(), "mean absolute error"),
+        Column("rmse", pl.Float64(), "root mean squared error"),
+        Column("bias", pl.Float64(), "mean of prediction - actual"),
+        Column("mae_vs_best_baseline", pl.Float64(), "mae / best baseline's mae on the same rows"),
+        Column("created_at", pl.String(), "when the version was trained (UTC)"),
+    ),
+)
+
+MODEL_REGISTRY = Table(
+    name="model_registry",
+    doc="Every model of every version: the pooled model and each player's champion, per fit.",
+    key=("model_id", "fit"),
+    columns=(
+        Column("model_id", pl.String(), "version/scope, e.g. pts-1a2b3c4d5e/pooled"),
+        Column("stat", pl.String(), "stat target"),
+        Column("scope", pl.String(), "'pooled' or a player id"),
+        Column("kind", pl.String(), "xgb_pooled, pooled (served by it), rf, xgb, elasticnet, ..."),
+        Column("version", pl.String(), "model version"),
+        Column("dataset_version", pl.String(), "training dataset version it was fit on"),
+        Column("fit", pl.String(), "evaluation (training split) or production (all rows)"),
+        Column("params", pl.String(), "hyperparameters, JSON"),
+        Column("metrics", pl.String(), "validation and test errors, JSON"),
+        Column("stage", pl.String(), "candidate, production or archived (the whole version's)"),
+        Column("created_at", pl.String(), "when this fit was made (UTC)"),
+        Column("path", pl.String(), "where the model file is"),
+    ),
+)
+
+MODEL_STAGE_HISTORY = Table(
+    name="model_stage_history",
+    doc="Every stage change of a model version: promotions, archivals, rollbacks.",
+    key=("stat", "version", "changed_at", "to_stage"),
+    columns=(
+        Column("stat", pl.String(), "stat target"),
+        Column("version", pl.String(), "model version"),
+        Column("from_stage", pl.String(), "stage before (null when registered)"),
+        Column("to_stage", pl.String(), "stage after"),
+        Column("changed_at", pl.String(), "when (UTC, ISO 8601)"),
+        Column("reason", pl.String(), "the gate's reason, or the operator's command"),
+    ),
+)
+
+for _t in (MODEL_METRICS, MODEL_REGISTRY, MODEL_STAGE_HISTORY):
+    TABLES[_t.name] = _t
+
+LINE_MATCHES = Table(
+    name="line_matches",
+    doc="Every player spelling of the lines per game: who it was matched to, how, or why not.",
+    key=("game_date", "event_id", "player_name"),
+    columns=(
+        Column("game_date", pl.Date(), "game date (US Eastern)"),
+        Column("event_id", pl.String(), "the lines source's event id"),
+        Column("home_team", pl.String(), "home team as the book names it"),
+        Column("away_team", pl.String(), "away team as the book names it"),
+        Column("player_name", pl.String(), "the book's spelling"),
+        Column("quotes", pl.Int64(), "pregame quotes with this spelling in this game"),
+        Column("markets", pl.String(), "markets quoted, comma-separated"),
+        Column("player_id", pl.Int64(), "NBA.com player id (null when unmatched)"),
+        Column("matched_name", pl.String(), "NBA.com spelling of the matched player"),
+        Column(
+            "method",
+            pl.String(),
+            "exact, normalized, alias, reordered, initial, subset, fuzzy, none",
+        ),
+        Column("score", pl.Float64(), "1 for rule matches, the similarity for fuzzy ones"),
+        Column("played", pl.Boolean(), "the matched player played this game (gradable)"),
+        Column("reason", pl.String(), "why unmatched, or 'did not play in this game'"),
+    ),
+)
+
+MARKET_LINES = Table(
+    name="market_lines",
+    doc="Consensus pregame line per player, game and market, with prices and the market's P(over).",
+    key=("game_date", "player_id", "market"),
+    columns=(
+        Column("game_date", pl.Date(), "game date"),
+        Column("player_id", pl.Int64(), "NBA.com player id"),
+        Column("market", pl.String(), "PTS, REB, AST, FG3M, PRA, PR, PA, RA, ..."),
+        Column(
+            "consensus_line", pl.Float64(), "median of the books' lines, snapped to an offered line"
+        ),
+        Column("event_id", pl.String(), "the lines source's event id"),
+        Column("books", pl.Int64(), "books quoting the player and market"),
+        Column("books_at_line", pl.Int64(), "books quoting the consensus line"),
+        Column("median_line", pl.Float64(), "the plain median of the books' lines"),
+        Column(
+            "reference_book", pl.String(), "the single book whose price is used (DraftKings first)"
+        ),
+        Column("ref_over_odds", pl.Float64(), "reference book's over price (American)"),
+        Column("ref_under_odds", pl.Float64(), "reference book's under price (American)"),
+        Column("best_over_odds", pl.Float64(), "best over price at the line across books"),
+        Column("best_over_book", pl.String(), "book with the best over price"),
+        Column("best_under_odds", pl.Float64(), "best under price at the line across books"),
+        Column("best_under_book", pl.String(), "book with the best under price"),
+        Column(
+            "market_p_over", pl.Float64(), "de-vigged probability of the over (median of books)"
+        ),
+        Column("overround", pl.Float64(), "sum of implied probabilities (median of books)"),
+        Column("last_snapshot_utc", pl.String(), "latest pregame snapshot used"),
+        Column("line_kind", pl.String(), "real (this table only holds sportsbook lines)"),
+    ),
+)
+
+CALIBRATION_METRICS = Table(
+    name="calibration_metrics",
+    doc="P(over) quality before and after calibration, pushes excluded, by split and line kind.",
+    key=("stat", "model_version", "split", "line_kind", "stage"),
+    columns=(
+        Column("stat", pl.String(), "stat target"),
+        Column("model_version", pl.String(), "the production model version calibrated"),
+        Column("split", pl.String(), "val (fits the calibrator) or test (judges it)"),
+        Column("line_kind", pl.String(), "real, proxy, or all"),
+        Column("stage", pl.String(), "raw (the distribution) or calibrated"),
+        Column("rows", pl.Int64(), "rows with a decided over/under"),
+        Column("brier", pl.Float64(), "Brier score"),
+        Column("log_loss", pl.Float64(), "log loss"),
+        Column("ece", pl.Float64(), "expected calibration error, 10 bins"),
+        Column("family", pl.String(), "count distribution chosen on validation"),
+        Column("method", pl.String(), "calibrator chosen on validation"),
+    ),
+)
+
+BACKTEST_RESULTS = Table(
+    name="backtest_results",
+    doc="Test-period betting simulations, per stat x strategy x staking x price rule x line kind.",
+    key=("stat", "model_version", "line_kind", "strategy", "staking", "price_rule"),
+    columns=(
+        Column("stat", pl.String(), "stat target"),
+        Column("model_version", pl.String(), "model version"),
+        Column("line_kind", pl.String(), "real (sportsbook) or proxy (labelled synthetic lines)"),
+        Column(
+            "strategy",
+            pl.String(),
+            "ev_positive, confidence_60, confidence_70, line_below_season_avg",
+        ),
+        Column(
+            "staking", pl.String(), "flat (1 unit) or kelly (quarter Kelly, cap 5% of bankroll)"
+        ),
+        Column(
+            "price_rule",
+            pl.String(),
+            "reference (one book at the consensus line) or best (best price)",
+        ),
+        Column("bets", pl.Int64(), "bets placed"),
+        Column("wins", pl.Int64(), "bets won"),
+        Column("losses", pl.Int64(), "bets lost"),
+        Column("pushes", pl.Int64(), "bets pushed (stake returned)"),
+        Column("win_rate", pl.Float64(), "wins / (wins + losses)"),
+        Column("staked", pl.Float64(), "units staked"),
+        Column("profit", pl.Float64(), "units won"),
+        Column("roi", pl.Float64(), "profit / staked"),
+        Column("roi_low", pl.Float64(), "bootstrap 95% interval of the ROI, low end"),
+        Column("roi_high", pl.Float64(), "bootstrap 95% interval of the ROI, high end"),
+        Column("final_bankroll", pl.Float64(), "bankroll at the end (started at 100)"),
+        Column("max_drawdown", pl.Float64(), "largest peak-to-trough fall of the bankroll (share)"),
+        Column("sharpe", pl.Float64(), "daily bankroll returns, mean / std x sqrt(165)"),
+        Column("first_day", pl.Date(), "first game date bet"),
+        Column("last_day", pl.Date(), "last game date bet"),
+    ),
+)
+
+BACKTEST_BETS = Table(
+    name="backtest_bets",
+    doc="Every simulated bet of the backtests.",
+    key=(
+        "stat",
+        "model_version",
+        "line_kind",
+        "strategy",
+        "staking",
+        "price_rule",
+        "game_date",
+        "player_id",
+    ),
+    columns=(
+        Column("stat", pl.String(), "stat target"),
+        Column("model_version", pl.String(), "model version"),
+        Column("line_kind", pl.String(), "real or proxy"),
+        Column("strategy", pl.String(), "strategy"),
+        Column("staking", pl.String(), "flat or kelly"),
+        Column("price_rule", pl.String(), "reference or best"),
+        Column("game_date", pl.Date(), "game date"),
+        Column("player_id", pl.Int64(), "NBA.com player id"),
+        Column("line", pl.Float64(), "the line bet"),
+        Column("side", pl.String(), "OVER or UNDER"),
+        Column("odds", pl.Float64(), "American odds taken"),
+        Column("p_win", pl.Float64(), "our calibrated probability of winning the bet"),
+        Column("stake", pl.Float64(), "units staked"),
+        Column("outcome", pl.Int64(), "1 won, 0 lost, -1 push"),
+        Column("profit", pl.Float64(), "units won or lost"),
+        Column("bankroll_after", pl.Float64(), "bankroll after the day's bets"),
+        Column("actual", pl.Float64(), "the player's actual stat"),
+    ),
+)
+
+MARKET_COMPARISON = Table(
+    name="market_comparison",
+    doc="Ours against the line on the same test rows: the market for real lines, labelled proxies.",
+    key=("stat", "model_version", "line_kind"),
+    columns=(
+        Column("stat", pl.String(), "stat target"),
+        Column("model_version", pl.String(), "model version"),
+        Column("line_kind", pl.String(), "real (market) or proxy (its 'market' P(over) is 0.5)"),
+        Column("rows", pl.Int64(), "rows with a real line and a decided over/under"),
+        Column("ours_brier", pl.Float64(), "Brier score of our calibrated P(over)"),
+        Column("market_brier", pl.Float64(), "Brier score of the de-vigged market P(over)"),
+        Column("ours_log_loss", pl.Float64(), "log loss of our P(over)"),
+        Column("market_log_loss", pl.Float64(), "log loss of the market's P(over)"),
+        Column("ours_ece", pl.Float64(), "ECE of our P(over)"),
+        Column("market_ece", pl.Float64(), "ECE of the market's P(over)"),
+        Column("mae_rows", pl.Int64(), "rows with a real line (pushes included)"),
+        Column("ours_mae", pl.Float64(), "MAE of our mean prediction"),
+        Column("line_mae", pl.Float64(), "MAE of the consensus line as a prediction"),
+    ),
+)
+
+for _t in (
+    LINE_MATCHES,
+    MARKET_LINES,
+    CALIBRATION_METRICS,
+    BACKTEST_RESULTS,
+    BACKTEST_BETS,
+    MARKET_COMPARISON,
+):
+    TABLES[_t.name] = _t
+
+RESPONSIBLE_USE = (
+    "Predictions are statistical estimates, not guarantees; gambling involves risk. Help: "
+    "National Council on Problem Gambling, 1-800-GAMBLER, ncpgambling.org."
+)
+
+PREDICTIONS = Table(
+    name="predictions",
+    doc="The daily slate: one row per player x stat x date with P(over), a recommendation and a "
+    "stake. " + RESPONSIBLE_USE,
+    key=("prediction_date", "player_id", "stat"),
+    columns=(
+        Column("prediction_date", pl.Date(), "the game date predicted (the daily partition)"),
+        Column("game_id", pl.String(), "NBA.com game id"),
+        Column("player_id", pl.Int64(), "NBA.com player id"),
+        Column("player_name", pl.String(), "player name"),
+        Column("team", pl.String(), "the player's team"),
+        Column("opponent", pl.String(), "the opponent"),
+        Column("is_home", pl.Boolean(), "true at home"),
+        Column("stat", pl.String(), "stat target: PTS, REB, AST, FG3M, ..., PRA, STL_BLK"),
+        Column("model_version", pl.String(), "production model version that predicted"),
+        Column("prediction", pl.Float64(), "predicted mean of the stat"),
+        Column("line", pl.Float64(), "the line: real consensus line, else a proxy"),
+        Column("line_kind", pl.String(), "real (sportsbook) or proxy (labelled synthetic)"),
+        Column("book", pl.String(), "the book whose price is used ('proxy' for proxies)"),
+        Column("over_odds", pl.Float64(), "American odds of the over"),
+        Column("under_odds", pl.Float64(), "American odds of the under"),
+        Column("p_over", pl.Float64(), "calibrated probability the stat goes over the line"),
+        Column("p_under", pl.Float64(), "calibrated probability it stays under"),
+        Column("p_push", pl.Float64(), "probability it lands on a whole-number line"),
+        Column("ev_over", pl.Float64(), "expected profit per unit staked on the over"),
+        Column("ev_under", pl.Float64(), "expected profit per unit staked on the under"),
+        Column("recommendation", pl.String(), "OVER, UNDER or PASS (edge > 0.03 and P >= 0.5)"),
+        Column(
+            "confidence", pl.Float64(), "probability of the recommended side (PASS: the larger)"
+        ),
+        Column("kelly_stake", pl.Float64(), "quarter-Kelly stake as a share of bankroll, cap 5%"),
+        Column("distribution", pl.String(), "count distribution family"),
+        Column("calibrator", pl.String(), "P(over) calibration method"),
+        Column("created_at", pl.String(), "when predicted (UTC)"),
+    ),
+)
+
+PREDICTION_OUTCOMES = Table(
+    name="prediction_outcomes",
+    doc="Every prediction graded with the box score of its date.",
+    key=("prediction_date", "player_id", "stat"),
+    columns=(
+        *(c for c in PREDICTIONS.columns if c.name != "created_at"),
+        Column("actual", pl.Float64(), "the player's actual stat (null: did not play)"),
+        Column("error", pl.Float64(), "prediction - actual"),
+        Column("result", pl.String(), "over, under, push, or void (did not play)"),
+        Column("bet_placed", pl.Boolean(), "a recommended bet on a player who played"),
+        Column("bet_won", pl.Boolean(), "the bet won"),
+        Column("bet_profit", pl.Float64(), "profit of 1 unit at the quoted odds (push: 0)"),
+    ),
+)
+
+MODEL_PERFORMANCE = Table(
+    name="model_performance",
+    doc="Graded quality per stat over the day and the trailing 7 and 30 days.",
+    key=("stat", "as_of", "window_days"),
+    columns=(
+        Column("stat", pl.String(), "stat target"),
+        Column("as_of", pl.Date(), "last day of the window"),
+        Column("window_days", pl.Int64(), "1, 7 or 30"),
+        Column("predictions", pl.Int64(), "graded predictions (players who played)"),
+        Column("mae", pl.Float64(), "mean absolute error of the mean prediction"),
+        Column("brier", pl.Float64(), "Brier score of P(over), pushes excluded"),
+        Column("ece", pl.Float64(), "expected calibration error of P(over), 10 bins"),
+        Column("bets", pl.Int64(), "recommended bets"),
+        Column("hit_rate", pl.Float64(), "share of settled recommended bets won"),
+        Column("roi", pl.Float64(), "profit per unit staked on recommended bets"),
+        Column("model_versions", pl.String(), "versions behind the window's predictions"),
+    ),
+)
+
+FEATURE_DRIFT = Table(
+    name="feature_drift",
+    doc="Drift checks over time: features, predictions and calibration against the training data.",
+    key=("stat", "checked_at", "kind", "name"),
+    columns=(
+        Column("stat", pl.String(), "stat target"),
+        Column("model_version", pl.String(), "production version checked"),
+        Column("checked_at", pl.String(), "when (UTC)"),
+        Column("window_start", pl.Date(), "first day of the recent window"),
+        Column("window_end", pl.Date(), "last day of the recent window"),
+        Column("kind", pl.String(), "feature, prediction or calibration"),
+        Column("name", pl.String(), "feature name, 'prediction' or 'ece'"),
+        Column("ks_stat", pl.Float64(), "Kolmogorov-Smirnov statistic"),
+        Column("ks_pvalue", pl.Float64(), "its p-value"),
+        Column("psi", pl.Float64(), "population stability index (>= 0.25: shifted)"),
+        Column(
+            "shift", pl.Float64(), "Wasserstein distance in reference standard deviations (>= 0.5)"
+        ),
+        Column(
+            "reference_mean",
+            pl.Float64(),
+            "mean in the reference window, the model's test split (test ECE for calibration)",
+        ),
+        Column(
+            "recent_mean", pl.Float64(), "mean in the recent window (recent ECE for calibration)"
+        ),
+        Column("drifted", pl.Boolean(), "past all three limits (PSI, KS and shift)"),
+    ),
+)
+
+ALERTS = Table(
+    name="alerts",
+    doc="Failed checks, failed runs and automatic rollbacks, and whether the webhook got them.",
+    key=("alert_id",),
+    columns=(
+        Column("alert_id", pl.String(), "unique id (the event behind it)"),
+        Column("created_at", pl.String(), "when (UTC)"),
+        Column("kind", pl.String(), "check_failed, run_failed or rollback"),
+        Column("severity", pl.String(), "ERROR or WARN"),
+        Column("subject", pl.String(), "asset.check[partition], job name, or stat"),
+        Column("message", pl.String(), "what happened"),
+        Column("run_id", pl.String(), "the Dagster run, when there is one"),
+        Column("webhook", pl.String(), "not configured, delivered (status), or failed (why)"),
+    ),
+)
+
+for _t in (PREDICTIONS, PREDICTION_OUTCOMES, MODEL_PERFORMANCE, FEATURE_DRIFT, ALERTS):
+    TABLES[_t.name] = _t

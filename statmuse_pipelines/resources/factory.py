@@ -1,0 +1,49 @@
+"""Resources for a run, from Settings: which source, where the lake and warehouse live."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from statmuse_pipelines.resources.lake import LakeResource
+from statmuse_pipelines.resources.lines import LinesResource
+from statmuse_pipelines.resources.models import ModelStoreResource
+from statmuse_pipelines.resources.sources import (
+    FilesGameLogSource,
+    GameLogSource,
+    NbaApiGameLogSource,
+    SyntheticGameLogSource,
+)
+from statmuse_pipelines.resources.warehouse import WarehouseResource
+from statmuse_pipelines.settings import Settings
+
+
+def game_log_source(settings: Settings) -> GameLogSource:
+    if settings.source == "files":
+        # an EnvVar keeps the folder visible as configuration in the UI
+        directory = (
+            dg.EnvVar("STATMUSE_FILES_DIR")
+            if os.environ.get("STATMUSE_FILES_DIR")
+            else str(settings.files_dir)
+        )
+        return FilesGameLogSource(directory=directory)
+    if settings.source == "nba_api":
+        return NbaApiGameLogSource()
+    return SyntheticGameLogSource(
+        seed=settings.seed,
+        seasons=settings.seasons,
+        today=settings.today.isoformat() if settings.today else None,
+        pace_change_from=settings.pace_change[0].isoformat() if settings.pace_change else None,
+        pace_change=settings.pace_change[1] if settings.pace_change else 1.0,
+    )
+
+
+def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    return {
+        "game_logs": game_log_source(settings),
+        "lake": LakeResource(root=str(settings.lake_dir)),
+        "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
+        "model_store": ModelStoreResource(root=str(settings.models_dir)),
+        "lines": LinesResource(source=settings.lines),
+    }

@@ -1,0 +1,160 @@
+"""The parquet lake: the storage of record, one file per table per game date."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+
+class MissingPartitionError(FileNotFoundError):
+    """An upstream partition that has not been materialized yet."""
+
+
+class LakeResource(dg.ConfigurableResource):
+    """Parquet files under `root`: <root>/<table>/date=YYYY-MM-DD.parquet, overwritten whole."""
+
+    root: str = Field(description="lake folder, normally $STATMUSE_HOME/lake")
+
+    def table_dir(self, table: str) -> Path:
+        return Path(self.root) / table
+
+    def reports_dir(self) -> Path:
+        """$STATMUSE_HOME/reports: images and files for people."""
+        return Path(self.root).parent / "reports"
+
+    def path(self, table: str, day: date) -> Path:
+        return Path(self.root) / table / f"date={day.isoformat()}.parquet"
+
+    def write_days(
+        self,
+        table: str,
+        frame: pl.DataFrame,
+        days: Sequence[date],
+        date_column: str,
+    ) -> dict[date, int]:
+        """Write one file per day of `days` (an empty file for a day without rows).
+
+        Every file is written to a temporary name first and only then renamed over the old one,
+        so a failure part-way leaves every existing partition as it was. Rows dated outside
+        `days` are an error: a partition only ever holds its own date.
+        """
+        wanted = set(days)
+        outside = frame.filter(~pl.col(date_column).is_in(sorted(wanted)))
+        if outside.height:
+            raise ValueError(
+                f"{table}: {outside.height} rows dated outside the partitions being written, "
+                f"first {outside[date_column][0]} (writing {min(wanted)}..{max(wanted)})"
+            )
+        parts = {
+            key[0]: part for key, part in frame.partition_by(date_column, as_dict=True).items()
+        }
+        empty = frame.clear()
+        staged: list[tuple[Path, Path]] = []
+        counts: dict[date, int] = {}
+        try:
+            for day in sorted(wanted):
+                part = parts.get(day, empty)
+                final = self.path(table, day)
+                final.parent.mkdir(parents=True, exist_ok=True)
+                tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")
+                part.write_parquet(tmp, statistics=True)
+                staged.append((tmp, final))
+                counts[day] = part.height
+        except BaseException:
+            for tmp, _ in staged:
+                tmp.unlink(missing_ok=True)
+            raise
+        for tmp, final in staged:
+            os.replace(tmp, final)
+        return counts
+
+    def read_days(
+        self,
+        table: str,
+        days: Sequence[date],
+        schema: dict[str, pl.DataType] | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> pl.DataFrame:
+        """The rows of `table` for `days` (some `columns`); a missing partition is an error."""
+        paths = [self.path(table, d) for d in sorted(days)]
+        missing = [p for p in paths if not p.exists()]
+        if missing:
+            first = missing[0].stem.removeprefix("date=")
+            raise MissingPartitionError(
+                f"{table} has no partition for {first}"
+                + (f" (and {len(missing) - 1} more days)" if len(missing) > 1 else "")
+                + f": materialize {table} for those dates first"
+            )
+        if not paths:
+            empty = pl.DataFrame(schema=schema) if schema else pl.DataFrame()
+            return empty.select(columns) if columns and schema else empty
+        return pl.read_parquet([str(p) for p in paths], columns=list(columns) if columns else None)
+
+    def stored_days(self, table: str) -> list[date]:
+        """Every date that has a file for `table`."""
+        folder = Path(self.root) / table
+        if not folder.is_dir():
+            return []
+        return sorted(
+            date.fromisoformat(p.stem.removeprefix("date=")) for p in folder.glob("date=*.parquet")
+        )
+
+    # --- training datasets: <root>/training_datasets/<TARGET>/<version>/ -----------------------
+
+    def dataset_dir(self, target: str, version: str) -> Path:
+        return Path(self.root) / "training_datasets" / target / version
+
+    def read_manifest(self, target: str, version: str | None = None) -> dict | None:
+        """A version's manifest, or the latest one's; None if there is none."""
+        base = Path(self.root) / "training_datasets" / target
+        path = base / version / "manifest.json" if version else base / "latest.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def write_dataset(self, target: str, frames: dict[str, pl.DataFrame], manifest: dict) -> bool:
+        """Write a dataset version (train/val/test.parquet + manifest.json) and mark it latest.
+
+        The version folder is written under a temporary name and renamed into place, so a
+        version folder is always complete. A version already on disk is left as it is (same
+        version, same rows); returns True when it was written now.
+        """
+        final = self.dataset_dir(target, manifest["version"])
+        written = False
+        if not (final / "manifest.json").exists():
+            tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")
+            tmp.mkdir(parents=True)
+            try:
+                for split, frame in frames.items():
+                    frame.write_parquet(tmp / f"{split}.parquet", compression="zstd")
+                (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
+                if final.exists():  # a folder left by an interrupted write, without a manifest
+                    shutil.rmtree(final)
+                os.replace(tmp, final)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+            written = True
+        latest = final.parent / "latest.json"
+        tmp_latest = latest.with_name(f".latest.{uuid.uuid4().hex}.tmp")
+        tmp_latest.write_text((final / "manifest.json").read_text())
+        os.replace(tmp_latest, latest)
+        return written
+
+    def read_dataset(self, target: str, version: str | None = None) -> dict[str, pl.DataFrame]:
+        manifest = self.read_manifest(target, version)
+        if manifest is None:
+            raise MissingPartitionError(
+                f"no training dataset for {target}"
+                + (f" version {version}" if version else "")
+                + ": materialize training_datasets first"
+            )
+        folder = self.dataset_dir(target, manifest["version"])
+        return {s: pl.read_parquet(folder / f"{s}.parquet") for s in ("train", "val", "test")}

@@ -1,0 +1,29 @@
+"""Where betting lines come from: a file or folder of real sportsbook quotes, or proxies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+from statmuse_pipelines.core.lines import read_lines
+
+
+class LinesResource(dg.ConfigurableResource):
+    """STATMUSE_LINES: `proxy` (labelled synthetic lines) or a file/folder of prop lines in the
+    schema of ../shared/data/nba/prop_lines (player name, date, market, line, book, odds, ...)."""
+
+    source: str = Field(default="proxy", description="'proxy' or a path to prop-line files")
+
+    def is_proxy(self) -> bool:
+        return self.source.strip().lower() == "proxy"
+
+    def quotes(self) -> pl.DataFrame:
+        return read_lines(Path(self.source).expanduser())
+
+    def describe(self) -> str:
+        if self.is_proxy():
+            return "proxy lines (recent median to the next .5, -110/-110; labelled proxy)"
+        return f"sportsbook lines in {Path(self.source).expanduser().resolve()}"

@@ -1,0 +1,336 @@
+"""The model store (files) and the model registry (warehouse tables).
+
+Files, in native formats, under $STATMUSE_HOME/models:
+
+    <STAT>/<version>/manifest.json                  settings, champions, metrics summary, fits
+    <STAT>/<version>/<fit>/pooled.json              the pooled model (XGBoost JSON)
+    <STAT>/<version>/<fit>/players_xgb/<id>.json     players whose champion is XGBoost
+    <STAT>/<version>/<fit>/players.joblib            other per-player champions (scikit-learn)
+
+<fit> is `evaluation` (training split only) or `production` (every row, same settings).
+The registry (`model_registry`, `model_stage_history`, `model_metrics` in the warehouse) says
+which version of each stat is production; promotion and rollback are registry operations.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import joblib
+import polars as pl
+import xgboost as xgb
+from pydantic import Field
+
+from statmuse_pipelines.core.models import POOLED
+from statmuse_pipelines.core.registry import ServingModel
+from statmuse_pipelines.core.schemas import MODEL_METRICS, MODEL_REGISTRY, MODEL_STAGE_HISTORY
+from statmuse_pipelines.resources.warehouse import WarehouseResource
+
+FITS = ("evaluation", "production")
+
+
+def now_utc() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+class RegistryError(ValueError):
+    """A registry operation that cannot be done, and why."""
+
+
+class ModelStoreResource(dg.ConfigurableResource):
+    """Model files under `root` ($STATMUSE_HOME/models)."""
+
+    root: str = Field(description="model folder, normally $STATMUSE_HOME/models")
+
+    def version_dir(self, stat: str, version: str) -> Path:
+        return Path(self.root) / stat / version
+
+    def manifest(self, stat: str, version: str) -> dict[str, Any] | None:
+        path = self.version_dir(stat, version) / "manifest.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def has_fit(self, stat: str, version: str, fit: str) -> bool:
+        return (self.version_dir(stat, version) / fit / "pooled.json").exists()
+
+    def save_manifest(self, stat: str, version: str, manifest: dict[str, Any]) -> None:
+        folder = self.version_dir(stat, version)
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".manifest.{uuid.uuid4().hex}.tmp"
+        tmp.write_text(json.dumps(manifest, indent=2, default=str))
+        os.replace(tmp, folder / "manifest.json")
+
+    def save_fit(self, model: ServingModel) -> Path:
+        """Write one fit of a version (atomically: a fit folder is complete or absent)."""
+        final = self.version_dir(model.stat, model.version) / model.fit
+        tmp = final.with_name(f".{model.fit}.{uuid.uuid4().hex}.tmp")
+        (tmp / "players_xgb").mkdir(parents=True)
+        try:
+            model.pooled.save_model(tmp / "pooled.json")
+            sklearn_models = {}
+            for pid, m in model.player_models.items():
+                if isinstance(m, xgb.XGBRegressor):
+                    m.save_model(tmp / "players_xgb" / f"{pid}.json")
+                else:
+                    sklearn_models[pid] = m
+            joblib.dump(sklearn_models, tmp / "players.joblib", compress=3)
+            (tmp / "features.json").write_text(
+                json.dumps({"pooled": model.features, "player": model.player_features})
+            )
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return final
+
+    def load(self, stat: str, version: str, fit: str = "production") -> ServingModel:
+        folder = self.version_dir(stat, version) / fit
+        if not (folder / "pooled.json").exists():
+            raise RegistryError(f"{stat} {version} has no {fit} fit in {folder.parent}")
+        pooled = xgb.XGBRegressor()
+        pooled.load_model(folder / "pooled.json")
+        players: dict[int, Any] = dict(joblib.load(folder / "players.joblib"))
+        for path in (folder / "players_xgb").glob("*.json"):
+            m = xgb.XGBRegressor()
+            m.load_model(path)
+            players[int(path.stem)] = m
+        features = json.loads((folder / "features.json").read_text())
+        return ServingModel(
+            stat=stat,
+            version=version,
+            fit=fit,
+            pooled=pooled,
+            features=features["pooled"],
+            player_models=players,
+            player_features=features["player"],
+        )
+
+
+class ModelRegistry:
+    """Stage bookkeeping over the warehouse tables (one transaction per operation)."""
+
+    def __init__(self, warehouse: WarehouseResource, store: ModelStoreResource):
+        self.warehouse = warehouse
+        self.store = store
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def register(
+        self, manifest: dict[str, Any], fit: str, created_at: str, metrics: pl.DataFrame
+    ) -> None:
+        """Record a fit's models: the pooled model and each player's champion. A new version
+        starts as a candidate; a version already registered keeps its stage."""
+        stat, version = manifest["stat"], manifest["version"]
+        existing = self.stage(stat, version)
+        stage = existing or "candidate"
+        folder = self.store.version_dir(stat, version) / fit
+        champion_metrics = {
+            (r["scope"], r["split"]): _short(r)
+            for r in metrics.filter(pl.col("kind") == "champion").iter_rows(named=True)
+        }
+        pooled_metrics = {
+            r["split"]: _short(r)
+            for r in metrics.filter(
+                (pl.col("scope") == "all") & (pl.col("kind") == "pooled")
+            ).iter_rows(named=True)
+        }
+        base = {
+            "stat": stat,
+            "version": version,
+            "dataset_version": manifest["dataset_version"],
+            "fit": fit,
+            "stage": stage,
+            "created_at": created_at,
+        }
+        pooled_params = {**manifest["pooled_params"], "n_estimators": manifest["pooled_rounds"]}
+        rows = [
+            {
+                **base,
+                "model_id": f"{version}/pooled",
+                "scope": "pooled",
+                "kind": "xgb_pooled",
+                "params": json.dumps(pooled_params),
+                "metrics": json.dumps(pooled_metrics),
+                "path": str(folder / "pooled.json"),
+            }
+        ]
+        for pid, kind in sorted(manifest["champions"].items(), key=lambda kv: int(kv[0])):
+            path = (
+                folder / "pooled.json"
+                if kind == POOLED
+                else folder / "players_xgb" / f"{pid}.json"
+                if kind == "xgb"
+                else folder / "players.joblib"
+            )
+            params = (
+                {}
+                if kind == POOLED
+                else {
+                    "kind": kind,
+                    "members": manifest["player_params"],
+                    "xgb_rounds": manifest["player_rounds"].get(pid),
+                }
+            )
+            rows.append(
+                {
+                    **base,
+                    "model_id": f"{version}/{pid}",
+                    "scope": str(pid),
+                    "kind": kind,
+                    "params": json.dumps(params),
+                    "metrics": json.dumps(
+                        {
+                            s: champion_metrics[(pid, s)]
+                            for s in ("val", "test")
+                            if (pid, s) in champion_metrics
+                        }
+                    ),
+                    "path": str(path),
+                }
+            )
+        self.warehouse.upsert(MODEL_REGISTRY, pl.DataFrame(rows, schema=MODEL_REGISTRY.schema))
+        history = (
+            []
+            if existing
+            else [
+                (
+                    "INSERT INTO model_stage_history VALUES (?, ?, NULL, 'candidate', ?, ?)",
+                    [stat, version, created_at, "trained"],
+                )
+            ]
+        )
+        self.warehouse.execute(history, tables=[MODEL_STAGE_HISTORY])
+
+    def record_metrics(self, metrics: pl.DataFrame, created_at: str) -> None:
+        self.warehouse.upsert(MODEL_METRICS, metrics.with_columns(created_at=pl.lit(created_at)))
+
+    def metrics(self, version: str) -> pl.DataFrame:
+        return self.warehouse.query("SELECT * FROM model_metrics WHERE version = ?", [version])
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def _has_tables(self) -> bool:
+        return self.warehouse.table_exists("model_registry")
+
+    def stage(self, stat: str, version: str) -> str | None:
+        if not self._has_tables():
+            return None
+        found = self.warehouse.query(
+            "SELECT stage FROM model_registry WHERE stat = ? AND version = ? LIMIT 1",
+            [stat, version],
+        )
+        return found["stage"][0] if found.height else None
+
+    def production_version(self, stat: str) -> str | None:
+        if not self._has_tables():
+            return None
+        found = self.warehouse.query(
+            "SELECT DISTINCT version FROM model_registry WHERE stat = ? AND stage = 'production'",
+            [stat],
+        )
+        return found["version"][0] if found.height else None
+
+    def versions(self, stat: str | None = None) -> pl.DataFrame:
+        """One row per (stat, version): stage, dataset, when, test MAE of the champion set and
+        of the best baseline, players with their own champion, fits on disk."""
+        if not self._has_tables():
+            return pl.DataFrame()
+        where = "WHERE r.stat = ?" if stat else ""
+        frame = self.warehouse.query(
+            f"""
+            SELECT r.stat, r.version, any_value(r.stage) AS stage,
+                   any_value(r.dataset_version) AS dataset_version,
+                   min(r.created_at) AS created_at,
+                   count(DISTINCT CASE WHEN r.scope <> 'pooled' AND r.kind <> 'pooled'
+                                       THEN r.scope END) AS own_models,
+                   string_agg(DISTINCT r.fit, ',' ORDER BY r.fit) AS fits
+            FROM model_registry r {where}
+            GROUP BY r.stat, r.version
+            """,
+            [stat] if stat else [],
+        )
+        metrics = self.warehouse.query(
+            """
+            SELECT version,
+                   max(CASE WHEN kind = 'champion' THEN mae END) AS test_mae,
+                   min(CASE WHEN kind LIKE 'baseline_%' THEN mae END) AS best_baseline_mae
+            FROM model_metrics WHERE scope = 'all' AND split = 'test' GROUP BY version
+            """
+        )
+        return frame.join(metrics, on="version", how="left").sort("stat", "created_at")
+
+    def history(self, stat: str) -> pl.DataFrame:
+        return self.warehouse.query(
+            "SELECT * FROM model_stage_history WHERE stat = ? ORDER BY changed_at, rowid",
+            [stat],
+        )
+
+    # --- stage changes ---------------------------------------------------------------------
+
+    def _set_stage_sql(
+        self, stat: str, version: str, old: str | None, new: str, reason: str, at: str
+    ):
+        return [
+            (
+                "UPDATE model_registry SET stage = ? WHERE stat = ? AND version = ?",
+                [new, stat, version],
+            ),
+            (
+                "INSERT INTO model_stage_history VALUES (?, ?, ?, ?, ?, ?)",
+                [stat, version, old, new, at, reason],
+            ),
+        ]
+
+    def promote(self, stat: str, version: str, reason: str) -> str | None:
+        """Make `version` production; the current production becomes archived. Returns the
+        version that was production before (None if none)."""
+        stage = self.stage(stat, version)
+        if stage is None:
+            raise RegistryError(f"no {stat} version {version} in the registry")
+        if not self.store.has_fit(stat, version, "production"):
+            raise RegistryError(f"{stat} {version} has no production fit yet: refit it first")
+        current = self.production_version(stat)
+        if current == version:
+            return current
+        at = now_utc()
+        statements = []
+        if current:
+            statements += self._set_stage_sql(
+                stat, current, "production", "archived", f"replaced by {version}", at
+            )
+        statements += self._set_stage_sql(stat, version, stage, "production", reason, at)
+        self.warehouse.execute(statements)
+        return current
+
+    def rollback(self, stat: str, reason: str = "rollback") -> tuple[str, str]:
+        """Back to the previous production version; returns (from, to)."""
+        current = self.production_version(stat)
+        if current is None:
+            raise RegistryError(f"{stat} has no production version to roll back")
+        earlier = self.history(stat).filter(
+            (pl.col("to_stage") == "production") & (pl.col("version") != current)
+        )
+        if earlier.height == 0:
+            raise RegistryError(f"{stat}: no earlier production version than {current}")
+        previous = earlier["version"][-1]
+        if not self.store.has_fit(stat, previous, "production"):
+            raise RegistryError(f"{stat} {previous} has no production fit on disk any more")
+        at = now_utc()
+        statements = self._set_stage_sql(stat, current, "production", "archived", reason, at)
+        statements += self._set_stage_sql(
+            stat, previous, self.stage(stat, previous), "production", f"{reason}: restored", at
+        )
+        self.warehouse.execute(statements)
+        return current, previous
+
+
+def _short(metrics: dict) -> dict:
+    return {k: metrics[k] for k in ("rows", "mae", "rmse", "bias") if k in metrics}

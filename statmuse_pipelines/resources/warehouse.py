@@ -1,0 +1,177 @@
+"""The DuckDB warehouse: the analyst tables, written by this resource only.
+
+DuckDB lets one process write a database file at a time, so every write opens the file, runs one
+short transaction (delete the partition's rows, insert the new ones, commit) and closes it again;
+between writes an analyst can open the file read-only. The assets that write hold the Dagster
+pool `duckdb` (limit 1), so two runs never wait on each other's file lock.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+from pydantic import Field
+
+from statmuse_pipelines.core.schemas import Table
+
+_DUCKDB_TYPES = {
+    pl.String(): "VARCHAR",
+    pl.Int64(): "BIGINT",
+    pl.Int32(): "INTEGER",
+    pl.Float64(): "DOUBLE",
+    pl.Float32(): "FLOAT",
+    pl.Boolean(): "BOOLEAN",
+    pl.Date(): "DATE",
+}
+
+
+class WarehouseBusyError(RuntimeError):
+    """Another process holds the warehouse file."""
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB file analysts query ($STATMUSE_HOME/warehouse.duckdb)."""
+
+    path: str = Field(description="DuckDB database file")
+    lock_timeout_seconds: float = Field(
+        default=30.0, description="how long to wait for another process to release the file"
+    )
+
+    def _connect(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.lock_timeout_seconds
+        while True:
+            try:
+                return duckdb.connect(self.path, read_only=read_only)
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise WarehouseBusyError(
+                        f"cannot open {self.path}: {exc}. Another process (an analyst's duckdb "
+                        "session?) holds it; close it and re-run: nothing was written."
+                    ) from exc
+                time.sleep(0.5)
+
+    def _ensure_table(self, con: duckdb.DuckDBPyConnection, table: Table) -> None:
+        cols = ", ".join(f'"{c.name}" {_DUCKDB_TYPES[c.dtype]}' for c in table.columns)
+        con.execute(f'CREATE TABLE IF NOT EXISTS "{table.name}" ({cols})')
+        present = {
+            r[0]
+            for r in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ?",
+                [table.name],
+            ).fetchall()
+        }
+        for c in table.columns:
+            if c.name not in present:  # a column added since the table was created
+                con.execute(
+                    f'ALTER TABLE "{table.name}" ADD COLUMN "{c.name}" {_DUCKDB_TYPES[c.dtype]}'
+                )
+        con.execute(f'COMMENT ON TABLE "{table.name}" IS {_sql_string(table.doc)}')
+        for c in table.columns:
+            con.execute(f'COMMENT ON COLUMN "{table.name}"."{c.name}" IS {_sql_string(c.doc)}')
+
+    @contextmanager
+    def _transaction(
+        self, table: Table, frame: pl.DataFrame
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Begin; make sure `table` exists; expose `frame` as `incoming`; commit or roll back."""
+        con = self._connect()
+        try:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                self._ensure_table(con, table)
+                con.register("incoming", frame.to_arrow())
+                yield con
+                con.unregister("incoming")
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        finally:
+            con.close()
+
+    def replace_days(
+        self,
+        table: Table,
+        frame: pl.DataFrame,
+        days: Sequence[date],
+        date_column: str = "game_date",
+    ) -> int:
+        """Replace the rows of the (consecutive) `days` with `frame`; returns rows inserted."""
+        frame = table.conform(frame)
+        with self._transaction(table, frame) as con:
+            con.execute(
+                f'DELETE FROM "{table.name}" WHERE "{date_column}" BETWEEN ? AND ?',
+                [min(days), max(days)],
+            )
+            con.execute(f'INSERT INTO "{table.name}" BY NAME SELECT * FROM incoming')
+        return frame.height
+
+    def replace_where(self, table: Table, frame: pl.DataFrame, where: str, params: list) -> int:
+        """Delete the rows matching `where`, insert `frame`, in one transaction."""
+        frame = table.conform(frame)
+        with self._transaction(table, frame) as con:
+            con.execute(f'DELETE FROM "{table.name}" WHERE {where}', params)
+            con.execute(f'INSERT INTO "{table.name}" BY NAME SELECT * FROM incoming')
+        return frame.height
+
+    def upsert(
+        self, table: Table, frame: pl.DataFrame, also: Sequence[tuple[str, list]] = ()
+    ) -> int:
+        """Replace the rows whose key is in `frame`, then run `also` (SQL, params), atomically."""
+        frame = table.conform(frame)
+        keys = ", ".join(f'"{k}"' for k in table.key)
+        with self._transaction(table, frame) as con:
+            con.execute(
+                f'DELETE FROM "{table.name}" WHERE ({keys}) IN (SELECT {keys} FROM incoming)'
+            )
+            con.execute(f'INSERT INTO "{table.name}" BY NAME SELECT * FROM incoming')
+            for sql, params in also:
+                con.execute(sql, params)
+        return frame.height
+
+    def execute(self, statements: Sequence[tuple[str, list]], tables: Sequence[Table] = ()) -> None:
+        """Run (SQL, params) statements in one transaction, creating `tables` first if needed."""
+        con = self._connect()
+        try:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for table in tables:
+                    self._ensure_table(con, table)
+                for sql, params in statements:
+                    con.execute(sql, params)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        finally:
+            con.close()
+
+    def query(self, sql: str, params: list | None = None) -> pl.DataFrame:
+        """Run a read-only query."""
+        if not Path(self.path).exists():
+            raise FileNotFoundError(f"no warehouse at {self.path} yet: run `statmuse demo` first")
+        con = self._connect(read_only=True)
+        try:
+            return con.sql(sql, params=params or None).pl()
+        finally:
+            con.close()
+
+    def table_exists(self, name: str) -> bool:
+        if not Path(self.path).exists():
+            return False
+        found = self.query(
+            "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = ?", [name]
+        )
+        return bool(found["n"][0])

@@ -1,0 +1,425 @@
+"""Running the project's jobs in-process against the Dagster instance at $DAGSTER_HOME.
+
+This is what `statmuse demo`, `backfill`, `datasets` and `train` do: one single-run backfill per
+season of game dates, one run for the twelve datasets, one run per stat for the models. The runs
+are recorded in the instance, so the UI shows them afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from statmuse_pipelines.settings import Settings, SettingsError
+
+INSTANCE_YAML = """\
+# Written by `statmuse` for local runs: SQLite storage under this folder.
+# For a PostgreSQL-backed deployment see deploy/dagster.yaml.
+telemetry:
+  enabled: false
+concurrency:
+  pools:
+    # both pools of this project (nba_api, duckdb) allow one step at a time
+    default_limit: 1
+"""
+# the command prints its own progress and failures; Dagster's console log stays quiet
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+# small settings for the demo: a minute or two for the twelve stats
+DEMO_TRAINING = {"max_players": 20, "pooled_trials": 0, "player_trials": 0, "stacking_folds": 2}
+
+Echo = Callable[[str], None]
+
+
+def ensure_dagster_home(settings: Settings) -> Path:
+    """Point DAGSTER_HOME at a folder with a dagster.yaml (created on first use)."""
+    home = settings.dagster_home.resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(INSTANCE_YAML)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def season_chunks(start: date, end: date) -> list[tuple[date, date]]:
+    """Split start..end at July 1 (season boundaries): one run per season, for progress."""
+    out = []
+    cur = start
+    while cur <= end:
+        boundary = date(cur.year if cur.month < 7 else cur.year + 1, 7, 1)
+        last = min(end, boundary - timedelta(days=1))
+        out.append((cur, last))
+        cur = last + timedelta(days=1)
+    return out
+
+
+@dataclass
+class RunReport:
+    runs: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    checks: dict[str, dict[str, int]] = field(default_factory=dict)  # "asset.check" -> counts
+    failed: str | None = None
+    kept_candidates: dict[str, str] = field(default_factory=dict)  # stat -> gate's reason
+    skipped: dict[str, str] = field(default_factory=dict)  # stat -> why no training
+
+
+def rows_materialized(result, asset: str) -> int:
+    mats = result.asset_materializations_for_node(asset)
+    if not mats:
+        return 0
+    value = mats[0].metadata.get("run_rows")
+    return int(value.value) if value is not None else 0
+
+
+def collect_checks(result, report: RunReport) -> None:
+    import dagster as dg
+
+    for event in result.all_events:
+        if event.event_type_value != "ASSET_CHECK_EVALUATION":
+            continue
+        ev = event.event_specific_data
+        key = f"{ev.asset_key.to_user_string()}.{ev.check_name}"
+        counts = report.checks.setdefault(key, {"passed": 0, "failed": 0, "warn": 0})
+        counts["passed" if ev.passed else "failed"] += 1
+        if not ev.passed and ev.severity == dg.AssetCheckSeverity.WARN:
+            counts["warn"] += 1
+
+
+def failure_message(result) -> str:
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            err = event.event_specific_data.error
+            # the user-facing message is the innermost cause
+            while err.cause is not None:
+                err = err.cause
+            return f"step {event.step_key} failed: {err.message.strip()}"
+    return "the run failed (see `statmuse ui` for the logs)"
+
+
+def _gate_reason(result) -> str | None:
+    """The promotion gate's reason when it failed in this run (None if it passed or did not run)."""
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_CHECK_EVALUATION":
+            ev = event.event_specific_data
+            if ev.check_name == "promotion_gate" and not ev.passed:
+                return ev.description
+    return None
+
+
+def _days(job, instance, first: date, last: date) -> Any:
+    from statmuse_pipelines.sensors.jobs import range_tags
+
+    return job.execute_in_process(
+        instance=instance,
+        tags={**range_tags(first.isoformat(), last.isoformat()), "statmuse/cli": "backfill"},
+        run_config=QUIET,
+        raise_on_error=False,
+    )
+
+
+def _datasets(job, instance, report: RunReport, prefix: str, echo: Echo) -> None:
+    from statmuse_pipelines.sensors.jobs import range_tags
+
+    t0 = time.monotonic()
+    keys = job.partitions_def.get_partition_keys()
+    result = job.execute_in_process(
+        instance=instance,
+        tags={**range_tags(keys[0], keys[-1]), "statmuse/cli": "datasets"},
+        run_config=QUIET,
+        raise_on_error=False,
+    )
+    report.runs.append(result.run_id)
+    collect_checks(result, report)
+    status = "ok" if result.success else "FAILED"
+    echo(
+        f"{prefix} training datasets for {len(keys)} targets  "
+        f"{time.monotonic() - t0:5.1f}s  {status}  (run {result.run_id[:8]})"
+    )
+    if not result.success:
+        report.failed = failure_message(result)
+
+
+def _models(
+    settings: Settings, job, instance, stats: Sequence[str], training: dict, report: RunReport,
+    step: int, steps: int, echo: Echo,
+) -> None:  # fmt: skip
+    from statmuse_pipelines.resources.lake import LakeResource
+
+    lake = LakeResource(root=str(settings.lake_dir))
+    config = {**QUIET, "ops": {"player_models": {"config": training}}}
+    for i, stat in enumerate(stats):
+        t0 = time.monotonic()
+        manifest = lake.read_manifest(stat)
+        empty = [s for s, n in (manifest or {}).get("rows", {}).items() if n == 0]
+        if manifest is None or empty:
+            why = "no dataset" if manifest is None else f"no {' or '.join(empty)} rows"
+            echo(f"[{step + i}/{steps}] models {stat:<8} skipped: {why} (too few game dates)")
+            report.skipped[stat] = why
+            continue
+        result = job.execute_in_process(
+            instance=instance,
+            partition_key=stat,
+            tags={"statmuse/cli": "train"},
+            run_config=config,
+            raise_on_error=False,
+        )
+        report.runs.append(result.run_id)
+        collect_checks(result, report)
+        mats = result.asset_materializations_for_node("player_models")
+        meta = mats[0].metadata if mats else {}
+        kept = _gate_reason(result)
+        if result.success:
+            outcome = f"{meta['stage'].value}: {meta['decision'].value}"
+        elif kept is not None:
+            outcome = f"kept as candidate: {kept}"
+            report.kept_candidates[stat] = kept
+        else:
+            outcome = "FAILED"
+            report.failed = failure_message(result)
+        echo(
+            f"[{step + i}/{steps}] models {stat:<8} {time.monotonic() - t0:5.1f}s  {outcome}"
+            f"  (run {result.run_id[:8]})"
+        )
+        if report.failed:
+            return
+
+
+def _evaluate(
+    settings: Settings, defs, instance, stats: Sequence[str], report: RunReport, step: int,
+    steps: int, echo: Echo,
+) -> None:  # fmt: skip
+    """Match the lines once, then calibrate and backtest each stat that has a production model."""
+    from statmuse_pipelines.resources.models import ModelRegistry, ModelStoreResource
+    from statmuse_pipelines.resources.warehouse import WarehouseResource
+
+    t0 = time.monotonic()
+    result = defs.resolve_job_def("match_lines_job").execute_in_process(
+        instance=instance, tags={"statmuse/cli": "evaluate"}, run_config=QUIET, raise_on_error=False
+    )
+    report.runs.append(result.run_id)
+    collect_checks(result, report)
+    mats = result.asset_materializations_for_node("market_lines")
+    kind = mats[0].metadata["line_kind"].value if mats else "?"
+    rate = mats[0].metadata.get("match_rate_on_covered_dates") if mats else None
+    detail = f"real, {rate.value:.1%} of spellings matched" if rate is not None else kind
+    status = "ok" if result.success else "FAILED"
+    echo(f"[{step}/{steps}] market lines ({detail})  {time.monotonic() - t0:5.1f}s  {status}")
+    if not result.success:
+        report.failed = failure_message(result)
+        return
+    registry = ModelRegistry(
+        WarehouseResource(path=str(settings.warehouse_path)),
+        ModelStoreResource(root=str(settings.models_dir)),
+    )
+    job = defs.resolve_job_def("evaluate_models_job")
+    for i, stat in enumerate(stats, 1):
+        if registry.production_version(stat) is None:
+            echo(f"[{step + i}/{steps}] evaluate {stat:<8} skipped: no production model")
+            continue
+        t0 = time.monotonic()
+        result = job.execute_in_process(
+            instance=instance,
+            partition_key=stat,
+            tags={"statmuse/cli": "evaluate"},
+            run_config=QUIET,
+            raise_on_error=False,
+        )
+        report.runs.append(result.run_id)
+        collect_checks(result, report)
+        status = "ok" if result.success else "FAILED"
+        echo(
+            f"[{step + i}/{steps}] evaluate {stat:<8} calibrated, backtested  "
+            f"{time.monotonic() - t0:5.1f}s  {status}  (run {result.run_id[:8]})"
+        )
+        if not result.success:
+            report.failed = failure_message(result)
+            return
+
+
+def run_pipeline(
+    settings: Settings,
+    start: date,
+    end: date,
+    training: dict | None = None,
+    echo: Echo = print,
+    live_until: date | None = None,
+    stats: list[str] | None = None,
+) -> RunReport:
+    """Every stage for start..end: game days by season, then datasets, models per stat, lines,
+    calibration and backtests; then, with `live_until`, the days after `end` one at a time
+    (predict, ingest, grade) up to the predictions of `live_until`. `stats` limits the models,
+    calibrators and backtests to those targets (default: all twelve)."""
+    import dagster as dg
+
+    from statmuse_pipelines.core.datasets import TARGETS
+    from statmuse_pipelines.definitions import build_definitions
+    from statmuse_pipelines.partitions import FIRST_DATE, daily_partitions
+
+    ensure_dagster_home(settings)
+    first_key = date.fromisoformat(FIRST_DATE)
+    last_key = date.fromisoformat(daily_partitions.get_last_partition_key())
+    if start < first_key:
+        echo(f"note: partitions start on {first_key}; starting there instead of {start}")
+        start = first_key
+    if end > last_key:
+        echo(f"note: the last partition is {last_key}; ending there instead of {end}")
+        end = last_key
+    if start > end:
+        raise SettingsError(f"nothing to do: start {start} is after end {end}")
+
+    defs = build_definitions(settings)
+    days_job = defs.resolve_job_def("refresh_game_days_job")
+    report = RunReport()
+    began = time.monotonic()
+    chunks = season_chunks(start, end)
+    stats = list(stats or TARGETS)
+    steps = len(chunks) + 1 + len(stats) + 1 + len(stats)
+    with dg.DagsterInstance.get() as instance:
+        for i, (a, b) in enumerate(chunks, 1):
+            t0 = time.monotonic()
+            result = _days(days_job, instance, a, b)
+            report.runs.append(result.run_id)
+            rows = rows_materialized(result, "player_game_stats")
+            collect_checks(result, report)
+            status = "ok" if result.success else "FAILED"
+            echo(
+                f"[{i}/{steps}] {a}..{b}  {rows:>7,} player-games, features  "
+                f"{time.monotonic() - t0:5.1f}s  {status}  (run {result.run_id[:8]})"
+            )
+            if not result.success:
+                report.failed = failure_message(result)
+                break
+        if report.failed is None:
+            step = len(chunks) + 1
+            _datasets(defs.resolve_job_def("build_training_datasets_job"), instance, report,
+                      f"[{step}/{steps}]", echo)  # fmt: skip
+        if report.failed is None:
+            _models(settings, defs.resolve_job_def("train_models_job"), instance, stats,
+                    training or {}, report, len(chunks) + 2, steps, echo)  # fmt: skip
+        if report.failed is None:
+            _evaluate(settings, defs, instance, stats, report,
+                      len(chunks) + 2 + len(stats), steps, echo)  # fmt: skip
+        if report.failed is None and live_until is not None:
+            echo(f"daily operations, {end + timedelta(days=1)}..{live_until}:")
+            live_days(settings, defs, instance, end + timedelta(days=1), live_until, report, echo)
+    report.seconds = time.monotonic() - began
+    return report
+
+
+def _run(job, instance, report: RunReport, label: str, echo: Echo, **kwargs) -> Any:
+    """One in-process run, recorded and reported on one line."""
+    t0 = time.monotonic()
+    result = job.execute_in_process(
+        instance=instance, run_config=QUIET, raise_on_error=False, **kwargs
+    )
+    report.runs.append(result.run_id)
+    collect_checks(result, report)
+    status = "ok" if result.success else "FAILED"
+    echo(f"{label}  {time.monotonic() - t0:5.1f}s  {status}  (run {result.run_id[:8]})")
+    if not result.success:
+        report.failed = failure_message(result)
+    return result
+
+
+def live_days(
+    settings: Settings, defs, instance, first: date, last: date, report: RunReport, echo: Echo
+) -> None:
+    """Operate day by day as the morning schedule does: predict the day's slate before its games
+    are ingested, ingest them, grade the predictions; then predict `last`."""
+    from statmuse_pipelines.sensors.jobs import range_tags
+
+    predict = defs.resolve_job_def("predict_slate_job")
+    refresh = defs.resolve_job_def("refresh_game_days_job")
+    grade = defs.resolve_job_def("grade_predictions_job")
+    day = first
+    while day < last and report.failed is None:
+        tags = range_tags(day.isoformat(), day.isoformat())
+        _run(predict, instance, report, f"  {day} predict", echo, partition_key=day.isoformat())
+        if report.failed is None:
+            _run(refresh, instance, report, f"  {day} ingest ", echo, tags=tags)
+        if report.failed is None:
+            _run(grade, instance, report, f"  {day} grade  ", echo, tags=tags)
+        day += timedelta(days=1)
+    if report.failed is None:
+        _run(predict, instance, report, f"  {last} predict", echo, partition_key=last.isoformat())
+
+
+def run_day(settings: Settings, day: date, echo: Echo = print) -> RunReport:
+    """The daily path for `day`: refresh and grade the three days before it, then predict it."""
+    import dagster as dg
+
+    from statmuse_pipelines.definitions import build_definitions
+    from statmuse_pipelines.sensors.jobs import REINGEST_DAYS, range_tags
+
+    ensure_dagster_home(settings)
+    defs = build_definitions(settings)
+    report = RunReport()
+    began = time.monotonic()
+    first, last = day - timedelta(days=REINGEST_DAYS), day - timedelta(days=1)
+    tags = range_tags(first.isoformat(), last.isoformat())
+    with dg.DagsterInstance.get() as instance:
+        _run(defs.resolve_job_def("refresh_game_days_job"), instance, report,
+             f"[1/3] {first}..{last} ingest", echo, tags=tags)  # fmt: skip
+        if report.failed is None:
+            _run(defs.resolve_job_def("grade_predictions_job"), instance, report,
+                 f"[2/3] {first}..{last} grade ", echo, tags=tags)  # fmt: skip
+        if report.failed is None:
+            _run(defs.resolve_job_def("predict_slate_job"), instance, report,
+                 f"[3/3] {day} predict", echo, partition_key=day.isoformat())  # fmt: skip
+    report.seconds = time.monotonic() - began
+    return report
+
+
+def run_datasets(settings: Settings, echo: Echo = print) -> RunReport:
+    """Rebuild the twelve training datasets from the features already stored."""
+    import dagster as dg
+
+    from statmuse_pipelines.definitions import build_definitions
+
+    ensure_dagster_home(settings)
+    job = build_definitions(settings).resolve_job_def("build_training_datasets_job")
+    report = RunReport()
+    began = time.monotonic()
+    with dg.DagsterInstance.get() as instance:
+        _datasets(job, instance, report, "[1/1]", echo)
+    report.seconds = time.monotonic() - began
+    return report
+
+
+def run_evaluation(settings: Settings, stats: Sequence[str], echo: Echo = print) -> RunReport:
+    """Match lines, then calibrate and backtest the production models of `stats`."""
+    import dagster as dg
+
+    from statmuse_pipelines.definitions import build_definitions
+
+    ensure_dagster_home(settings)
+    defs = build_definitions(settings)
+    report = RunReport()
+    began = time.monotonic()
+    with dg.DagsterInstance.get() as instance:
+        _evaluate(settings, defs, instance, stats, report, 1, 1 + len(stats), echo)
+    report.seconds = time.monotonic() - began
+    return report
+
+
+def run_training(
+    settings: Settings, stats: Sequence[str], training: dict | None = None, echo: Echo = print
+) -> RunReport:
+    """Train (or reuse), measure and gate the models of `stats` from the stored datasets."""
+    import dagster as dg
+
+    from statmuse_pipelines.definitions import build_definitions
+
+    ensure_dagster_home(settings)
+    job = build_definitions(settings).resolve_job_def("train_models_job")
+    report = RunReport()
+    began = time.monotonic()
+    with dg.DagsterInstance.get() as instance:
+        _models(settings, job, instance, stats, training or {}, report, 1, len(stats), echo)
+    report.seconds = time.monotonic() - began
+    return report

@@ -1,0 +1,263 @@
+"""Daily operations: the morning chain, retraining on drift or new data, weekly retrains, alerts.
+
+06:00 New York `daily_ingest_schedule` refreshes the last days; when that run succeeds,
+`game_days_refreshed_sensor` grades the refreshed days, predicts today and checks drift per stat.
+Failed drift checks make `retrain_on_drift_sensor` retrain the stat; enough new game days since a
+stat's production model was trained make `new_data_sensor` retrain it; Mondays the
+`weekly_retrain_schedule` retrains everything. Every retrain rebuilds the stat's dataset, trains,
+goes through the promotion gate, and recalibrates and backtests. `alert_sensor` turns failed
+checks and failed runs into alerts.
+"""
+
+import json
+import os
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from statmuse_pipelines.core.alerts import Alert
+from statmuse_pipelines.core.datasets import TARGETS
+from statmuse_pipelines.resources.lake import LakeResource
+from statmuse_pipelines.resources.models import ModelRegistry, ModelStoreResource
+from statmuse_pipelines.resources.warehouse import WarehouseResource
+from statmuse_pipelines.sensors.jobs import refresh_game_days_job
+from statmuse_pipelines.settings import LEAGUE_TZ
+
+predict_slate_job = dg.define_asset_job(
+    name="predict_slate_job",
+    selection=dg.AssetSelection.assets("daily_predictions"),
+    description="Predict a day's slate with the production models.",
+)
+grade_predictions_job = dg.define_asset_job(
+    name="grade_predictions_job",
+    selection=dg.AssetSelection.assets("prediction_outcomes", "model_performance"),
+    description="Grade the predictions of game days and update performance over time.",
+)
+check_drift_job = dg.define_asset_job(
+    name="check_drift_job",
+    selection=dg.AssetSelection.assets("feature_drift"),
+    description="Compare recent features, predictions and calibration with the training data.",
+)
+retrain_job = dg.define_asset_job(
+    name="retrain_job",
+    selection=dg.AssetSelection.assets(
+        "training_datasets", "player_models", "calibrators", "backtest_reports"
+    ),
+    description="Rebuild a stat's dataset, train, gate, calibrate and backtest (one run per stat).",
+)
+
+DAILY_TAG = "statmuse/daily"
+NEW_DAYS_FOR_RETRAIN = int(os.environ.get("STATMUSE_RETRAIN_AFTER_DAYS", "14") or 14)
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[refresh_game_days_job],
+    request_jobs=[grade_predictions_job, predict_slate_job, check_drift_job],
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="After the morning refresh: grade the refreshed days, predict today, check drift.",
+)
+def game_days_refreshed_sensor(context: dg.RunStatusSensorContext):
+    run = context.dagster_run
+    today = run.tags.get(DAILY_TAG)
+    if not today:
+        return dg.SkipReason(f"run {run.run_id[:8]} is not the morning refresh")
+    first = run.tags["dagster/asset_partition_range_start"]
+    last = run.tags["dagster/asset_partition_range_end"]
+    requests = [
+        dg.RunRequest(
+            run_key=f"grade-{run.run_id}",
+            job_name="grade_predictions_job",
+            tags={
+                "dagster/asset_partition_range_start": first,
+                "dagster/asset_partition_range_end": last,
+            },
+        ),
+        dg.RunRequest(
+            run_key=f"predict-{run.run_id}", job_name="predict_slate_job", partition_key=today
+        ),
+    ]
+    requests += [
+        dg.RunRequest(
+            run_key=f"drift-{run.run_id}-{stat}", job_name="check_drift_job", partition_key=stat
+        )
+        for stat in TARGETS
+    ]
+    return requests
+
+
+DRIFT_CHECK_NAMES = (
+    "features_have_not_drifted",
+    "predictions_have_not_drifted",
+    "calibration_has_not_drifted",
+)
+
+
+@dg.sensor(
+    job=retrain_job,
+    minimum_interval_seconds=300,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="A failed drift check asks for a retrain of its stat (one run per event).",
+)
+def retrain_on_drift_sensor(context: dg.SensorEvaluationContext):
+    from dagster._core.storage.asset_check_execution_record import (
+        AssetCheckExecutionRecordStatus,
+    )
+
+    cursor = json.loads(context.cursor) if context.cursor else {"last_id": 0}
+    storage = context.instance.event_log_storage
+    newest = cursor["last_id"]
+    requests: dict[str, dg.RunRequest] = {}
+    for name in DRIFT_CHECK_NAMES:
+        key = dg.AssetCheckKey(dg.AssetKey("feature_drift"), name)
+        failed = storage.get_asset_check_execution_history(
+            key, limit=50, status={AssetCheckExecutionRecordStatus.FAILED}
+        )
+        for record in failed:
+            if record.id <= cursor["last_id"] or record.partition is None:
+                continue
+            newest = max(newest, record.id)
+            stat = record.partition
+            requests.setdefault(
+                stat,
+                dg.RunRequest(
+                    run_key=f"drift-{stat}-{record.id}",
+                    partition_key=stat,
+                    tags={"statmuse/trigger": f"drift:{name}"},
+                ),
+            )
+    context.update_cursor(json.dumps({"last_id": newest}))
+    if not requests:
+        return dg.SkipReason("no new failed drift checks")
+    return list(requests.values())
+
+
+@dg.sensor(
+    job=retrain_job,
+    minimum_interval_seconds=3600,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description=f"Retrain a stat once {NEW_DAYS_FOR_RETRAIN} new game days have arrived since its "
+    "production model's data ends (STATMUSE_RETRAIN_AFTER_DAYS).",
+)
+def new_data_sensor(
+    context: dg.SensorEvaluationContext,
+    lake: LakeResource,
+    warehouse: WarehouseResource,
+    model_store: ModelStoreResource,
+):
+    registry = ModelRegistry(warehouse, model_store)
+    if not warehouse.table_exists("player_game_stats"):
+        return dg.SkipReason("no box scores yet")
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    requests = []
+    for stat in TARGETS:
+        version = registry.production_version(stat)
+        if version is None:
+            continue
+        manifest = model_store.manifest(stat, version)
+        dataset = lake.read_manifest(stat, manifest["dataset_version"])
+        through = dataset["dates"]["test"]["end"]
+        found = warehouse.query(
+            "SELECT count(DISTINCT game_date) AS days, max(game_date) AS last "
+            "FROM player_game_stats WHERE game_date > ?",
+            [through],
+        ).row(0, named=True)
+        if found["days"] >= NEW_DAYS_FOR_RETRAIN and cursor.get(stat) != str(found["last"]):
+            cursor[stat] = str(found["last"])
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"new-data-{stat}-{found['last']}",
+                    partition_key=stat,
+                    tags={"statmuse/trigger": f"new data: {found['days']} days after {through}"},
+                )
+            )
+    context.update_cursor(json.dumps(cursor))
+    return requests or dg.SkipReason(f"no stat has {NEW_DAYS_FOR_RETRAIN} new game days yet")
+
+
+@dg.schedule(
+    job=retrain_job,
+    cron_schedule="0 7 * * 1",
+    execution_timezone=str(LEAGUE_TZ),
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="Mondays 07:00 New York: retrain every stat (through the promotion gate).",
+)
+def weekly_retrain_schedule(context: dg.ScheduleEvaluationContext):
+    day = context.scheduled_execution_time.astimezone(LEAGUE_TZ).date()
+    return [
+        dg.RunRequest(
+            run_key=f"weekly-{day}-{stat}", partition_key=stat, tags={"statmuse/trigger": "weekly"}
+        )
+        for stat in TARGETS
+    ]
+
+
+@dg.sensor(
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Failed asset checks and failed runs become rows in `alerts` (and a signed POST "
+    "to STATMUSE_ALERT_WEBHOOK when set).",
+)
+def alert_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
+    from dagster._core.storage.asset_check_execution_record import (
+        AssetCheckExecutionRecordStatus,
+    )
+
+    from statmuse_pipelines.assets.monitoring import record_alert
+
+    cursor = json.loads(context.cursor) if context.cursor else {"checks": 0, "runs": None}
+    storage = context.instance.event_log_storage
+    alerts = []
+    newest = cursor["checks"]
+    for key in context.repository_def.asset_graph.asset_check_keys:
+        failed = storage.get_asset_check_execution_history(
+            key, limit=25, status={AssetCheckExecutionRecordStatus.FAILED}
+        )
+        for record in failed:
+            if record.id <= cursor["checks"]:
+                continue
+            newest = max(newest, record.id)
+            evaluation = record.event.dagster_event.event_specific_data if record.event else None
+            severity = evaluation.severity.value if evaluation is not None else "ERROR"
+            where = f"{key.asset_key.to_user_string()}.{key.name}" + (
+                f"[{record.partition}]" if record.partition else ""
+            )
+            alerts.append(
+                Alert(
+                    alert_id=f"check-{record.id}",
+                    created_at=_iso(record.create_timestamp),
+                    kind="check_failed",
+                    severity=severity,
+                    subject=where,
+                    message=(evaluation.description if evaluation is not None else "")
+                    or "check failed",
+                    run_id=record.run_id,
+                )
+            )
+    runs = context.instance.fetch_run_status_changes(
+        dg.DagsterEventType.RUN_FAILURE, limit=50, cursor=cursor["runs"], ascending=True
+    )
+    for record in runs.records:
+        run = context.instance.get_run_by_id(record.run_id)
+        alerts.append(
+            Alert(
+                alert_id=f"run-{record.run_id}",
+                created_at=_iso(record.timestamp),
+                kind="run_failed",
+                severity="ERROR",
+                subject=run.job_name if run else "unknown job",
+                message=(record.event_log_entry.message or "run failed")[:500],
+                run_id=record.run_id,
+            )
+        )
+    for alert in alerts:
+        record_alert(warehouse, alert)
+    context.update_cursor(json.dumps({"checks": newest, "runs": runs.cursor or cursor["runs"]}))
+    if not alerts:
+        return dg.SkipReason("nothing failed since the last tick")
+    context.log.info(f"{len(alerts)} alert(s) recorded")
+    return dg.SkipReason(f"{len(alerts)} alert(s) recorded")
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).replace(microsecond=0).isoformat()

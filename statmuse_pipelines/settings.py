@@ -1,0 +1,132 @@
+"""Run configuration from the environment, read when definitions are built (never at import).
+
+| variable            | default          | meaning                                              |
+|---------------------|------------------|------------------------------------------------------|
+| STATMUSE_HOME       | ./data           | data root: lake/, warehouse.duckdb, dagster_home/     |
+| STATMUSE_SOURCE     | synthetic        | synthetic, files or nba_api                          |
+| STATMUSE_FILES_DIR  | (none)           | folder of nba_api exports for the files source       |
+| STATMUSE_SEED       | 7                | seed of the synthetic league                         |
+| STATMUSE_SEASONS    | 3                | synthetic seasons, the last one being today's        |
+| STATMUSE_TODAY      | today (New York) | the synthetic league's "today" (ISO date), for tests |
+| STATMUSE_LINES      | proxy            | a file/folder of sportsbook lines, or `proxy`         |
+| STATMUSE_PACE_CHANGE| (none)           | DATE:FACTOR, a synthetic regime change (drift tests)  |
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+SOURCES = ("synthetic", "files", "nba_api")
+LEAGUE_TZ = ZoneInfo("America/New_York")
+
+
+class SettingsError(ValueError):
+    """A configuration value that cannot be used, naming the variable."""
+
+
+def league_today() -> date:
+    """Today's date on the league's calendar (US Eastern)."""
+    return datetime.now(LEAGUE_TZ).date()
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    source: str = "synthetic"
+    files_dir: Path | None = None
+    seed: int = 7
+    seasons: int = 3
+    today: date | None = None
+    lines: str = "proxy"
+    pace_change: tuple[date, float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.source not in SOURCES:
+            raise SettingsError(
+                f"STATMUSE_SOURCE={self.source!r} is not one of {', '.join(SOURCES)}"
+            )
+        if self.source == "files" and self.files_dir is None:
+            raise SettingsError("STATMUSE_SOURCE=files needs STATMUSE_FILES_DIR (a folder)")
+        if self.seasons < 1:
+            raise SettingsError(f"STATMUSE_SEASONS must be at least 1, got {self.seasons}")
+
+    @property
+    def lake_dir(self) -> Path:
+        return self.home / "lake"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def dagster_home(self) -> Path:
+        return (
+            Path(os.environ["DAGSTER_HOME"])
+            if os.environ.get("DAGSTER_HOME")
+            else (self.home / "dagster_home")
+        )
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        home = Path(env.get("STATMUSE_HOME") or "data").expanduser().resolve()
+        files_dir = env.get("STATMUSE_FILES_DIR")
+        return cls(
+            home=home,
+            source=(env.get("STATMUSE_SOURCE") or "synthetic").strip().lower(),
+            files_dir=Path(files_dir).expanduser().resolve() if files_dir else None,
+            seed=_int(env, "STATMUSE_SEED", 7),
+            seasons=_int(env, "STATMUSE_SEASONS", 3),
+            today=_date(env, "STATMUSE_TODAY"),
+            lines=_lines(env.get("STATMUSE_LINES")),
+            pace_change=_pace_change(env.get("STATMUSE_PACE_CHANGE")),
+        )
+
+
+def _pace_change(raw: str | None) -> tuple[date, float] | None:
+    if not raw:
+        return None
+    try:
+        day, factor = raw.split(":")
+        return date.fromisoformat(day), float(factor)
+    except ValueError as exc:
+        raise SettingsError(
+            f"STATMUSE_PACE_CHANGE={raw!r} is not DATE:FACTOR, e.g. 2026-01-15:1.25"
+        ) from exc
+
+
+def _lines(raw: str | None) -> str:
+    if not raw or raw.strip().lower() == "proxy":
+        return "proxy"
+    path = Path(raw).expanduser().resolve()
+    if not path.exists():
+        raise SettingsError(f"STATMUSE_LINES={raw!r}: no such file or folder (or say 'proxy')")
+    return str(path)
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}={raw!r} is not a whole number") from exc
+
+
+def _date(env: dict[str, str], name: str) -> date | None:
+    raw = env.get(name)
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}={raw!r} is not a date like 2026-11-22") from exc

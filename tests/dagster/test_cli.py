@@ -1,0 +1,87 @@
+"""The `statmuse` command as a user runs it."""
+
+from datetime import date
+
+import dagster as dg
+
+from statmuse_pipelines.cli import main, season_chunks
+from statmuse_pipelines.resources.warehouse import WarehouseResource
+from tests.dagster.exports import edit_csv, write_exports
+
+LATEST = "SELECT target, version FROM datasets WHERE is_latest ORDER BY target"
+
+
+def test_season_chunks_split_at_july_first():
+    assert season_chunks(date(2015, 10, 1), date(2017, 4, 30)) == [
+        (date(2015, 10, 1), date(2016, 6, 30)),
+        (date(2016, 7, 1), date(2017, 4, 30)),
+    ]
+
+
+def test_demo_runs_the_synthetic_league_and_prints_a_summary(home, capsys):
+    code = main(["demo", "--seasons", "1", "--today", "2025-10-26", "--home", str(home)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    # history to a week before today; the last week is operated day by day
+    assert "[1/27] 2025-07-01..2025-10-18" in out and "[2/27] training datasets" in out
+    # the season starts Oct 21: no game dates before the week, no datasets rows, no models
+    assert "[3/27] models PTS      skipped: no train or val or test rows (too few game" in out
+    assert "[16/27] evaluate PTS      skipped: no production model" in out
+    assert "not trained (PTS, REB, AST" in out
+    assert "daily operations, 2025-10-19..2025-10-26:" in out
+    assert "2025-10-25 ingest" in out and "2025-10-26 predict" in out
+    assert "2025-26" in out and "player-games" in out
+    assert "predictions for 2025-10-26: 0 rows" in out and "1-800-GAMBLER" in out
+    # too few dates for any split, which the WARN check says
+    assert "checks: 140/141 evaluations passed" in out
+    assert "WARN training_datasets.every_split_has_rows" in out
+    assert "player_features:" in out and "training datasets (12 targets" in out
+    assert str(home / "warehouse.duckdb") in out
+    wh = WarehouseResource(path=str(home / "warehouse.duckdb"))
+    n = wh.query("SELECT count(*) AS n, max(game_date) AS last FROM player_game_stats")
+    assert n["n"][0] > 500 and n["last"][0] == date(2025, 10, 25)
+    # the runs are in the instance that `statmuse ui` opens: the season, datasets, lines, and
+    # predict, ingest and grade for each day of the week, then predict today
+    with dg.DagsterInstance.from_config(str(home / "dagster_home")) as instance:
+        assert len(instance.get_runs()) == 3 + 7 * 3 + 1
+    assert (home / "dagster_home" / "dagster.yaml").read_text().count("default_limit: 1") == 1
+
+    # the week operated since added features, so a rebuild makes new versions; rebuilding again
+    # from the same features gives the same versions
+    before = wh.query(LATEST).rows()
+    assert main(["datasets", "--home", str(home)]) == 0
+    assert "[1/1] training datasets for 12 targets" in capsys.readouterr().out
+    versions = wh.query(LATEST).rows()
+    assert versions != before
+    assert main(["datasets", "--home", str(home)]) == 0
+    assert wh.query(LATEST).rows() == versions
+
+
+def test_backfill_from_files_and_a_failure_that_names_the_file(home, tmp_path, capsys):
+    exports = write_exports(tmp_path / "exports", date(2024, 10, 22), date(2024, 10, 23))
+    args = ["backfill", "--source", "files", "--files-dir", str(exports), "--home", str(home)]
+    code = main([*args, "--start", "2024-10-22", "--end", "2024-10-23"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "files source, 2024-10-22..2024-10-23" in out
+    wh = WarehouseResource(path=str(home / "warehouse.duckdb"))
+    stored = wh.query("SELECT count(*) AS n FROM player_game_stats")["n"][0]
+    assert stored > 0
+
+    bad = exports / "team_game_logs" / "2024-10-23.csv"
+    edit_csv(bad, 2, "FGA", "lots")
+    code = main([*args, "--start", "2024-10-22", "--end", "2024-10-23"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert str(bad) in captured.err and "column FGA, row 2" in captured.err
+    assert "unchanged" in captured.err
+    assert wh.query("SELECT count(*) AS n FROM player_game_stats")["n"][0] == stored
+
+
+def test_configuration_errors_are_one_line(home, capsys):
+    code = main(["backfill", "--source", "files", "--start", "2024-10-22", "--end", "2024-10-23"])
+    assert code == 2
+    assert "STATMUSE_SOURCE=files needs STATMUSE_FILES_DIR" in capsys.readouterr().err
+    code = main(["train", "--stat", "PTS", "--stat", "DUNKS", "--home", str(home)])
+    assert code == 2
+    assert "unknown stat(s) DUNKS; one of PTS, REB" in capsys.readouterr().err

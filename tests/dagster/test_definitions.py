@@ -1,0 +1,90 @@
+"""The code location loads, in every source configuration, with the graph the design describes."""
+
+import subprocess
+import sys
+
+import dagster as dg
+import pytest
+
+from statmuse_pipelines.definitions import build_definitions, defs
+from statmuse_pipelines.resources.sources import (
+    FilesGameLogSource,
+    NbaApiGameLogSource,
+    SyntheticGameLogSource,
+)
+from statmuse_pipelines.settings import Settings
+from tests.conftest import REPO
+
+
+def test_definitions_load_from_the_environment(home):
+    d = defs()
+    graph = d.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert keys == {
+        "raw_player_game_logs",
+        "raw_team_game_logs",
+        "player_game_stats",
+        "team_game_stats",
+        "player_features",
+        "training_datasets",
+        "player_models",
+        "market_lines",
+        "calibrators",
+        "backtest_reports",
+        "daily_predictions",
+        "prediction_outcomes",
+        "model_performance",
+        "feature_drift",
+    }
+    groups = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}
+    assert groups["raw_player_game_logs"] == "ingest" and groups["team_game_stats"] == "normalize"
+    assert groups["player_features"] == "features" and groups["training_datasets"] == "datasets"
+    assert d.resolve_job_def("build_training_datasets_job") is not None
+    assert d.resolve_job_def("train_models_job") is not None
+    assert groups["player_models"] == "models"
+    for job in ("predict_slate_job", "grade_predictions_job", "check_drift_job", "retrain_job"):
+        assert d.resolve_job_def(job) is not None
+    for schedule in ("weekly_retrain_schedule", "prune_old_runs_schedule"):
+        assert d.resolve_schedule_def(schedule) is not None
+    for sensor in ("retrain_on_drift_sensor", "new_data_sensor", "alert_sensor"):
+        assert d.resolve_sensor_def(sensor) is not None
+    assert d.resolve_job_def("refresh_game_days_job") is not None
+    assert d.resolve_schedule_def("daily_ingest_schedule") is not None
+    assert isinstance(d.resources["game_logs"], SyntheticGameLogSource)
+
+
+@pytest.mark.parametrize(
+    "source, cls", [("files", FilesGameLogSource), ("nba_api", NbaApiGameLogSource)]
+)
+def test_each_source_is_chosen_by_configuration(tmp_path, source, cls):
+    settings = Settings(home=tmp_path, source=source, files_dir=tmp_path)
+    d = build_definitions(settings)
+    assert isinstance(d.resources["game_logs"], cls)
+    dg.Definitions.validate_loadable(d)
+
+
+def test_assets_carry_pools_kinds_docs_and_blocking_checks(home):
+    graph = defs().resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.description and node.kinds, key
+        # every asset but the lines (one table of every quote, rebuilt whole) is partitioned
+        assert (node.partitions_def is None) == (key.to_user_string() == "market_lines"), key
+    specs = {c.name: c for c in defs().resolve_asset_graph().asset_check_keys}
+    assert "no_duplicate_player_games" in specs and "player_totals_match_team_totals" in specs
+    assets = {a.key.to_user_string(): a for a in defs().assets}
+    assert assets["raw_player_game_logs"].op.pool == "nba_api"
+    assert assets["player_game_stats"].op.pool == "duckdb"
+    blocking = {s.name: s.blocking for s in assets["team_game_stats"].check_specs}
+    assert blocking["every_game_has_two_teams"] and not blocking["pace_is_plausible"]
+
+
+def test_dagster_cli_validates_the_workspace(home):
+    out = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr

@@ -1,0 +1,124 @@
+"""Lines, calibrators and backtests through Dagster, on proxy lines; and the leak tests."""
+
+import json
+from datetime import date
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from statmuse_pipelines.cli import main
+from statmuse_pipelines.core.datasets import build_dataset
+from statmuse_pipelines.core.features import build_features
+from statmuse_pipelines.core.normalize import normalize_player_logs, normalize_team_logs
+from statmuse_pipelines.definitions import build_definitions
+from statmuse_pipelines.resources.lake import LakeResource
+from statmuse_pipelines.resources.sources import SyntheticGameLogSource
+from statmuse_pipelines.resources.warehouse import WarehouseResource
+from statmuse_pipelines.settings import Settings
+from tests.dagster.helpers import QUIET
+
+SMALL = {
+    "min_games": 40,
+    "max_players": 3,
+    "pooled_trials": 0,
+    "player_trials": 0,
+    "stacking_folds": 2,
+}
+
+
+@pytest.fixture(scope="module")
+def evaluated(tmp_path_factory):
+    home = tmp_path_factory.mktemp("eval_home")
+    settings = Settings(home=home, source="synthetic", seasons=2, today=date(2025, 12, 15))
+    league = SyntheticGameLogSource(seasons=2, today="2025-12-15")
+    start, end = date(2024, 7, 1), date(2025, 12, 14)
+    games = normalize_player_logs(league.fetch("player", start, end))
+    teams = normalize_team_logs(league.fetch("team", start, end))
+    ds = build_dataset(build_features(games, teams, games), games, "PTS", "synthetic", "t")
+    lake = LakeResource(root=str(settings.lake_dir))
+    lake.write_dataset("PTS", ds.splits(), ds.manifest)
+    defs = build_definitions(settings)
+    instance = dg.DagsterInstance.ephemeral()
+    trained = defs.resolve_job_def("train_models_job").execute_in_process(
+        instance=instance,
+        partition_key="PTS",
+        run_config={**QUIET, "ops": {"player_models": {"config": SMALL}}},
+    )
+    assert trained.success
+    assert (
+        defs.resolve_job_def("match_lines_job")
+        .execute_in_process(instance=instance, run_config=QUIET)
+        .success
+    )
+    result = defs.resolve_job_def("evaluate_models_job").execute_in_process(
+        instance=instance, partition_key="PTS", run_config=QUIET
+    )
+    assert result.success
+    return settings, defs, instance, ds, result
+
+
+def test_calibrators_fit_on_validation_and_report_on_test(evaluated):
+    settings, _, _, ds, result = evaluated
+    meta = result.asset_materializations_for_node("calibrators")[0].metadata
+    assert meta["distribution"].value["family"] in ("poisson", "negbin", "negbin_grouped", "normal")
+    assert "| family |" in meta["families_on_validation"].value
+    assert "data:image/png;base64," in meta["reliability"].value
+    assert meta["line_kinds_on_test"].value == "proxy"
+    wh = WarehouseResource(path=str(settings.warehouse_path))
+    m = wh.query("SELECT * FROM calibration_metrics WHERE stat = 'PTS'")
+    assert set(m["split"]) == {"val", "test"} and set(m["stage"]) == {"raw", "calibrated"}
+    assert set(m["line_kind"]) == {"proxy", "all"}
+    test_rows = m.filter((pl.col("split") == "test") & (pl.col("line_kind") == "all"))[
+        "rows"
+    ].unique()
+    assert test_rows.to_list() == [ds.test.height]  # proxy lines end in .5: no pushes
+
+
+def test_backtests_are_written_and_labelled_proxy(evaluated):
+    settings, _, _, ds, result = evaluated
+    wh = WarehouseResource(path=str(settings.warehouse_path))
+    res = wh.query("SELECT * FROM backtest_results WHERE stat = 'PTS'")
+    assert res.height == 4 * 2 * 2 and set(res["line_kind"]) == {"proxy"}
+    bets = wh.query("SELECT * FROM backtest_bets WHERE stat = 'PTS'")
+    assert bets.height == int(res["bets"].sum())
+    # the backtest bets only on test rows
+    test_start, test_end = ds.test["game_date"].min(), ds.test["game_date"].max()
+    assert bets["game_date"].min() >= test_start and bets["game_date"].max() <= test_end
+    comparison = wh.query("SELECT * FROM market_comparison WHERE stat = 'PTS'")
+    assert comparison["line_kind"].to_list() == ["proxy"]
+    assert comparison["market_brier"][0] == pytest.approx(0.25)  # the proxy 'market' is 0.5
+    meta = result.asset_materializations_for_node("backtest_reports")[0].metadata
+    assert "data:image/png;base64," in meta["bankroll"].value
+    assert "proxy" in meta["line_kinds"].value
+
+
+def test_the_calibrator_never_sees_the_test_split(evaluated, tmp_path):
+    """Scramble the test split's outcomes on disk: the fitted distribution and calibrator do
+    not move (they only read validation rows); only the test metrics do."""
+    settings, defs, instance, ds, _ = evaluated
+    lake = LakeResource(root=str(settings.lake_dir))
+    folder = lake.dataset_dir("PTS", ds.version)
+    version_dir = next((settings.models_dir / "PTS").iterdir())
+    before = json.loads((version_dir / "probability.json").read_text())
+    test = pl.read_parquet(folder / "test.parquet")
+    original = folder / "test.original.parquet"
+    test.write_parquet(original)
+    try:
+        test.with_columns(pl.col("target") * 3 + 7).write_parquet(folder / "test.parquet")
+        assert (
+            defs.resolve_job_def("evaluate_models_job")
+            .execute_in_process(instance=instance, partition_key="PTS", run_config=QUIET)
+            .success
+        )
+        after = json.loads((version_dir / "probability.json").read_text())
+        assert after == before
+    finally:
+        original.replace(folder / "test.parquet")
+
+
+def test_statmuse_report_prints_the_table(evaluated, capsys):
+    settings, *_ = evaluated
+    assert main(["report", "--home", str(settings.home)]) == 0
+    out = capsys.readouterr().out
+    assert "PTS     proxy" in out and "ROI [95% CI]" in out

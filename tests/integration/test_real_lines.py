@@ -1,0 +1,95 @@
+"""Real sportsbook lines (../shared/data/nba/prop_lines): matching, calibration, backtests and
+the comparison with the market on the same rows, through Dagster."""
+
+from datetime import date, timedelta
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from statmuse_pipelines.cli import main
+from statmuse_pipelines.core.datasets import build_dataset
+from statmuse_pipelines.core.features import build_features
+from statmuse_pipelines.core.normalize import normalize_player_logs, normalize_team_logs
+from statmuse_pipelines.definitions import build_definitions
+from statmuse_pipelines.resources.lake import LakeResource
+from statmuse_pipelines.resources.sources import FilesGameLogSource
+from statmuse_pipelines.resources.warehouse import WarehouseResource
+from statmuse_pipelines.settings import Settings
+from tests.dagster.helpers import QUIET
+
+pytestmark = pytest.mark.integration
+SMALL = {"max_players": 3, "pooled_trials": 0, "player_trials": 0, "stacking_folds": 2}
+
+
+@pytest.fixture(scope="module")
+def real_pipeline(tmp_path_factory, real_data):
+    home = tmp_path_factory.mktemp("real_lines")
+    lines = real_data / "prop_lines"
+    settings = Settings(home=home, source="files", files_dir=real_data, lines=str(lines))
+    source = FilesGameLogSource(directory=str(real_data))
+    start, end = date(2022, 7, 1), date(2024, 6, 30)
+    games = normalize_player_logs(source.fetch("player", start, end))
+    teams = normalize_team_logs(source.fetch("team", start, end))
+    lake = LakeResource(root=str(settings.lake_dir))
+    # the box scores the matcher reads (the stages before are tested elsewhere)
+    first = date(2023, 9, 1)
+    days = [first + timedelta(days=i) for i in range((end - first).days + 1)]
+    lake.write_days(
+        "player_game_stats", games.filter(pl.col("game_date") >= first), days, "game_date"
+    )
+    ds = build_dataset(build_features(games, teams, games), games, "PTS", "real", "t")
+    lake.write_dataset("PTS", ds.splits(), ds.manifest)
+    defs = build_definitions(settings)
+    instance = dg.DagsterInstance.ephemeral()
+    trained = defs.resolve_job_def("train_models_job").execute_in_process(
+        instance=instance,
+        partition_key="PTS",
+        run_config={**QUIET, "ops": {"player_models": {"config": SMALL}}},
+        raise_on_error=False,
+    )
+    if not trained.success:  # not promoted: an operator's promotion lets the evaluation run
+        version = trained.asset_materializations_for_node("player_models")[0].metadata["version"]
+        assert main(["models", "promote", "--stat", "PTS", "--version", version.value,
+                     "--home", str(home)]) == 0  # fmt: skip
+    matched = defs.resolve_job_def("match_lines_job").execute_in_process(
+        instance=instance, run_config=QUIET
+    )
+    evaluated = defs.resolve_job_def("evaluate_models_job").execute_in_process(
+        instance=instance, partition_key="PTS", run_config=QUIET
+    )
+    assert matched.success and evaluated.success
+    return settings, ds, matched
+
+
+def test_real_lines_match_players(real_pipeline):
+    settings, _, matched = real_pipeline
+    meta = matched.asset_materializations_for_node("market_lines")[0].metadata
+    assert meta["line_kind"].value == "real"
+    assert meta["match_rate_on_covered_dates"].value >= 0.95
+    wh = WarehouseResource(path=str(settings.warehouse_path))
+    counts = wh.query("SELECT market, count(*) AS n FROM market_lines GROUP BY 1")
+    assert set(counts["market"]) >= {"PTS", "REB", "AST", "FG3M", "PRA"}
+    unmatched = wh.query("SELECT count(*) AS n FROM line_matches WHERE player_id IS NULL")["n"][0]
+    assert unmatched > 0  # players who did not play, playoff dates: listed with a reason
+    assert wh.query("SELECT count(*) AS n FROM line_matches WHERE reason = ''")["n"][0] > 0
+
+
+def test_pts_against_the_market_on_the_same_rows(real_pipeline, capsys):
+    settings, ds, _ = real_pipeline
+    wh = WarehouseResource(path=str(settings.warehouse_path))
+    real = wh.query("SELECT * FROM market_comparison WHERE stat = 'PTS' AND line_kind = 'real'")
+    row = real.row(0, named=True)
+    assert row["rows"] > 500
+    # the market is good: its Brier score sits near 0.25 (the data README: 0.241-0.250)
+    assert 0.22 < row["market_brier"] < 0.26 and 0.22 < row["ours_brier"] < 0.27
+    assert 4.0 < row["line_mae"] < 6.5 and 4.0 < row["ours_mae"] < 7.0
+    bets = wh.query(
+        "SELECT min(game_date) AS first, max(game_date) AS last FROM backtest_bets "
+        "WHERE stat = 'PTS' AND line_kind = 'real'"
+    ).row(0, named=True)
+    assert (
+        bets["first"] >= ds.test["game_date"].min() and bets["last"] <= ds.test["game_date"].max()
+    )
+    assert main(["report", "--home", str(settings.home)]) == 0
+    assert "PTS     real" in capsys.readouterr().out

@@ -1,0 +1,118 @@
+"""Backtest settlement and summaries against hand-computed values."""
+
+from datetime import date
+
+import numpy as np
+import polars as pl
+import pytest
+
+from statmuse_pipelines.core.backtest import (
+    START_BANKROLL,
+    STRATEGIES,
+    run_backtest,
+    simulate,
+    summarize_bets,
+)
+
+BY_NAME = {s.name: s for s in STRATEGIES}
+
+
+def rows() -> pl.DataFrame:
+    """Four player-games over two days, -110 both sides at the reference book, better at best."""
+    return pl.DataFrame(
+        {
+            "game_date": [date(2024, 3, 1), date(2024, 3, 1), date(2024, 3, 2), date(2024, 3, 2)],
+            "player_id": [1, 2, 3, 4],
+            "market": ["PTS"] * 4,
+            "line": [20.5, 10.5, 15.0, 7.5],
+            "line_kind": ["real"] * 4,
+            "actual": [25.0, 9.0, 15.0, 9.0],  # over, under, push, over
+            "p_over": [0.75, 0.30, 0.62, 0.45],
+            "p_under": [0.25, 0.70, 0.28, 0.55],
+            "p_push": [0.0, 0.0, 0.10, 0.0],
+            "ref_over_odds": [-110.0] * 4,
+            "ref_under_odds": [-110.0] * 4,
+            "best_over_odds": [100.0] * 4,
+            "best_under_odds": [-105.0] * 4,
+            "season_avg": [22.0, 12.0, 14.0, 7.0],
+            "season_games": [20, 20, 2, 20],
+        }
+    )
+
+
+def test_confidence_strategy_settles_wins_losses_and_pushes():
+    bets = simulate(rows(), BY_NAME["confidence_60"], "reference", "flat")
+    # 0.75 over (won), 0.70 under (won: 9 < 10.5), 0.62 over at 15.0 (push); 0.55 no bet
+    assert bets["player_id"].to_list() == [1, 2, 3]
+    assert bets["side"].to_list() == ["OVER", "UNDER", "OVER"]
+    assert bets["outcome"].to_list() == [1, 1, -1]
+    win = 100 / 110
+    assert bets["profit"].to_list() == pytest.approx([win, win, 0.0])
+    s = summarize_bets(bets)
+    assert (s["bets"], s["wins"], s["losses"], s["pushes"]) == (3, 2, 0, 1)
+    assert s["roi"] == pytest.approx(2 * win / 3)
+    assert s["final_bankroll"] == pytest.approx(START_BANKROLL + 2 * win)
+    assert s["win_rate"] == 1.0
+
+
+def test_ev_strategy_at_the_best_price():
+    bets = simulate(rows(), BY_NAME["ev_positive"], "best", "flat")
+    # at +100 over / -105 under: row 4 over EV = 0.45 - 0.55 < 0, under EV = 0.55*100/105 - 0.45 > 0
+    sides = dict(zip(bets["player_id"], bets["side"], strict=True))
+    assert sides == {1: "OVER", 2: "UNDER", 3: "OVER", 4: "UNDER"}
+    assert bets.filter(pl.col("player_id") == 1)["profit"][0] == pytest.approx(1.0)  # +100
+    assert bets.filter(pl.col("player_id") == 4)["profit"][0] == pytest.approx(-1.0)
+
+
+def test_kelly_stakes_use_the_bankroll_at_the_start_of_each_day():
+    bets = simulate(rows(), BY_NAME["confidence_60"], "reference", "kelly")
+    b = 100 / 110
+    kelly = lambda p: min(max((b * p - (1 - p)) / b * 0.25, 0.0), 0.05)  # noqa: E731
+    day1 = [kelly(0.75) * 100, kelly(0.70) * 100]
+    assert bets["stake"].to_list()[:2] == pytest.approx(day1)
+    bankroll_after_day1 = 100 + sum(s * b for s in day1)
+    assert bets["stake"][2] == pytest.approx(kelly(0.62) * bankroll_after_day1)
+    assert bets["bankroll_after"][2] == pytest.approx(bankroll_after_day1)  # a push
+
+
+def test_line_below_season_average_needs_five_games():
+    bets = simulate(rows(), BY_NAME["line_below_season_avg"], "reference", "flat")
+    assert bets["player_id"].to_list() == [1, 2]  # row 3 has 2 games; row 4's line is above
+
+
+def test_drawdown_sharpe_and_bootstrap_interval():
+    rng = np.random.default_rng(0)
+    n = 400
+    frame = pl.DataFrame(
+        {
+            "game_date": [date(2024, 1, 1 + i // 20) for i in range(n)],
+            "player_id": list(range(n)),
+            "market": ["PTS"] * n,
+            "line": [10.5] * n,
+            "line_kind": ["proxy"] * n,
+            "actual": rng.choice([5.0, 15.0], n).tolist(),
+            "p_over": [0.65] * n,
+            "p_under": [0.35] * n,
+            "p_push": [0.0] * n,
+            "ref_over_odds": [-110.0] * n,
+            "ref_under_odds": [-110.0] * n,
+            "best_over_odds": [-110.0] * n,
+            "best_under_odds": [-110.0] * n,
+            "season_avg": [10.0] * n,
+            "season_games": [10] * n,
+        }
+    )
+    s = summarize_bets(simulate(frame, BY_NAME["confidence_60"], "reference", "flat"))
+    assert s["bets"] == n
+    assert s["roi_low"] < s["roi"] < s["roi_high"]
+    assert s["roi_low"] < 0 < s["roi_high"] or abs(s["roi"]) > 0.05  # a coin flip at -110
+    assert 0 <= s["max_drawdown"] < 1 and np.isfinite(s["sharpe"])
+    results, bets = run_backtest(frame)
+    assert results.height == len(STRATEGIES) * 2 * 2
+    # no row reaches 0.70, and no season average is above the line: only two strategies bet
+    assert set(bets["strategy"]) == {"ev_positive", "confidence_60"}
+
+
+def test_no_bets_is_a_summary_too():
+    s = summarize_bets(simulate(rows().head(0), BY_NAME["ev_positive"], "reference", "flat"))
+    assert s["bets"] == 0 and s["final_bankroll"] == START_BANKROLL

@@ -1,0 +1,254 @@
+"""Models of one stat: candidates, champions chosen on validation only, baselines on the same
+rows, tuning with pruning, serving and production refits, and the promotion gate."""
+
+import dataclasses
+import math
+
+import numpy as np
+import polars as pl
+import pytest
+from sklearn.linear_model import LinearRegression
+
+from statmuse_pipelines.core.datasets import build_dataset
+from statmuse_pipelines.core.ensembles import Stacked, WeightedVote, stack
+from statmuse_pipelines.core.features import build_features
+from statmuse_pipelines.core.models import (
+    BASELINES,
+    DEFAULT_POOLED_PARAMS,
+    PLAYER_KINDS,
+    POOLED,
+    TrainingSettings,
+    clearly_better,
+    model_version,
+    train_stat,
+    tune_pooled,
+)
+from statmuse_pipelines.core.normalize import normalize_player_logs, normalize_team_logs
+from statmuse_pipelines.core.registry import (
+    evaluation_model,
+    manifest_of,
+    promotion_gate,
+    refit_production,
+)
+from statmuse_pipelines.core.synthetic.simulate import simulate_season
+
+SMALL = TrainingSettings(
+    min_games=40, max_players=4, pooled_trials=0, player_trials=0, stacking_folds=2, n_jobs=2
+)
+
+
+@pytest.fixture(scope="module")
+def splits():
+    boxes = [simulate_season(7, s) for s in (2024, 2025)]
+    games = normalize_player_logs(pl.concat([b.player_logs for b in boxes]))
+    teams = normalize_team_logs(pl.concat([b.team_logs for b in boxes]))
+    ds = build_dataset(build_features(games, teams, games), games, "PTS", "test", "t")
+    return ds.splits(), ds.version
+
+
+@pytest.fixture(scope="module")
+def trained(splits):
+    frames, version = splits
+    return train_stat("PTS", frames, version, SMALL)
+
+
+def test_ensembles_from_fitted_members():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = X @ [1.0, 2.0, -1.0] + rng.normal(scale=0.1, size=60)
+    a, b = LinearRegression().fit(X[:, :1], y), LinearRegression().fit(X, y)
+
+    class Col:  # a member that sees one column
+        def __init__(self, m, cols):
+            self.m, self.cols = m, cols
+
+        def fit(self, X, y):
+            self.m.fit(X[:, self.cols], y)
+            return self
+
+        def predict(self, X):
+            return self.m.predict(X[:, self.cols])
+
+    members = [Col(a, [0]), Col(b, [0, 1, 2])]
+    vote = WeightedVote(members, (0.25, 0.75))
+    expected = 0.25 * a.predict(X[:, :1]) + 0.75 * b.predict(X)
+    assert np.allclose(vote.predict(X), expected)
+    stacked = stack(
+        members, lambda: [Col(LinearRegression(), [0]), Col(LinearRegression(), [0, 1, 2])], X, y, 3
+    )
+    assert isinstance(stacked, Stacked)
+    # the meta-learner leans on the member that sees every column
+    assert stacked.meta.coef_[1] > stacked.meta.coef_[0]
+    assert np.mean(np.abs(stacked.predict(X) - y)) < 0.2
+
+
+def test_candidates_and_champions_chosen_on_validation(trained):
+    assert len(trained.champions) == 4
+    per_player = trained.metrics.filter((pl.col("scope") != "all") & (pl.col("split") == "val"))
+    for pid, champion in trained.champions.items():
+        rows = per_player.filter(pl.col("scope") == str(pid))
+        scores = {
+            r["kind"]: r["mae"]
+            for r in rows.iter_rows(named=True)
+            if r["kind"] in (*PLAYER_KINDS, POOLED)
+        }
+        assert set(scores) == {*PLAYER_KINDS, POOLED}
+        best = min(scores, key=lambda k: (scores[k], k != POOLED))
+        # the best candidate, unless it is an own model whose edge over pooled is within noise
+        assert champion in (best, POOLED)
+        assert (champion == POOLED) == (pid not in trained.player_models)
+
+
+def test_an_own_model_must_beat_pooled_by_more_than_noise():
+    rng = np.random.default_rng(3)
+    actual = rng.normal(20, 6, size=40)
+    pooled = actual + rng.normal(0, 5, size=40)
+    lucky = pooled.copy()
+    lucky[0] = actual[0]  # one game closer: a lower MAE, but nothing a second sample would repeat
+    assert np.mean(np.abs(lucky - actual)) < np.mean(np.abs(pooled - actual))
+    assert clearly_better(lucky, pooled, actual, 0.0)
+    assert not clearly_better(lucky, pooled, actual, 2.0)
+    sharp = actual + rng.normal(0, 1, size=40)  # better on nearly every game
+    assert clearly_better(sharp, pooled, actual, 2.0)
+    assert not clearly_better(pooled, sharp, actual, 0.0)
+    assert not clearly_better(sharp[:1], pooled[:1], actual[:1], 2.0)  # one game proves nothing
+    # by hand: gains 1, 2, 3 -> mean 2, standard error 1/sqrt(3) = 0.577
+    ref, act = np.array([5.0, 5.0, 5.0]), np.zeros(3)
+    pred = np.array([4.0, 3.0, 2.0])
+    assert clearly_better(pred, ref, act, 3.4) and not clearly_better(pred, ref, act, 3.5)
+
+
+def test_without_the_guard_the_champion_is_the_plain_minimum(splits):
+    frames, version = splits
+    plain = train_stat("PTS", frames, version, dataclasses.replace(SMALL, champion_z=0.0))
+    val = plain.metrics.filter((pl.col("scope") != "all") & (pl.col("split") == "val"))
+    for pid, champion in plain.champions.items():
+        scores = {
+            r["kind"]: r["mae"]
+            for r in val.filter(pl.col("scope") == str(pid)).iter_rows(named=True)
+            if r["kind"] in (*PLAYER_KINDS, POOLED)
+        }
+        assert scores[champion] == min(scores.values())
+
+
+def test_the_test_split_never_chooses_anything(splits, trained):
+    frames, version = splits
+    scrambled = dict(frames)
+    scrambled["test"] = frames["test"].with_columns(pl.col("target") * 10 + 3)
+    again = train_stat("PTS", scrambled, version, SMALL)
+    assert again.champions == trained.champions
+    assert again.pooled_rounds == trained.pooled_rounds
+    assert again.player_params == trained.player_params
+    val = lambda t: t.summary("val").sort("kind")  # noqa: E731
+    assert val(again).equals(val(trained))
+    assert not again.summary("test").sort("kind").equals(trained.summary("test").sort("kind"))
+
+
+def test_baselines_are_measured_on_the_same_rows(splits, trained):
+    frames, _ = splits
+    test = frames["test"]
+    summary = {r["kind"]: r for r in trained.summary("test").iter_rows(named=True)}
+    assert {r["rows"] for r in summary.values()} == {test.height}
+    for kind, column in BASELINES.items():
+        direct = float((test[column] - test["target"]).abs().mean())
+        assert summary[kind]["mae"] == pytest.approx(direct)
+    best = min(summary[k]["mae"] for k in BASELINES)
+    assert summary["champion"]["mae_vs_best_baseline"] == pytest.approx(
+        summary["champion"]["mae"] / best
+    )
+    # per-player rows too: baselines and candidates on the same rows
+    player = trained.metrics.filter(pl.col("scope") != "all")
+    assert player.group_by("scope", "split").agg(pl.col("rows").n_unique())["rows"].max() == 1
+
+
+def test_the_pooled_model_learns_the_effects_put_into_the_league(splits, trained):
+    """The synthetic league's ground truth: home teams shoot better, good defenses allow less.
+    The pooled model's predictions move the right way when only that feature changes."""
+    test = splits[0]["test"]
+    X = lambda frame: frame.select(trained.features).to_numpy()  # noqa: E731
+    predict = trained.pooled.predict
+    home = predict(X(test.with_columns(home=pl.lit(1.0, pl.Float32))))
+    road = predict(X(test.with_columns(home=pl.lit(0.0, pl.Float32))))
+    assert home.mean() > road.mean()
+    q = test["opp_def_rating"].quantile
+    weak = predict(X(test.with_columns(opp_def_rating=pl.lit(q(0.9), pl.Float32))))
+    strong = predict(X(test.with_columns(opp_def_rating=pl.lit(q(0.1), pl.Float32))))
+    assert weak.mean() > strong.mean()
+
+
+def test_tuning_uses_validation_and_prunes(splits):
+    frames, _ = splits
+    cols = [c for c in frames["train"].columns if c.startswith(("target_", "pts_", "minutes_"))]
+    X, y = frames["train"].select(cols).to_numpy(), frames["train"]["target"].to_numpy()
+    Xv, yv = frames["val"].select(cols).to_numpy(), frames["val"]["target"].to_numpy()
+    params, trials = tune_pooled(X, y, Xv, yv, TrainingSettings(pooled_trials=5, n_jobs=2))
+    assert len(trials) == 5
+    assert trials[0]["params"] == DEFAULT_POOLED_PARAMS  # the defaults compete
+    assert {t["state"] for t in trials} <= {"COMPLETE", "PRUNED"}
+    best = min((t for t in trials if t["state"] == "COMPLETE"), key=lambda t: t["value"])
+    assert params == best["params"]
+    assert 3 <= params["max_depth"] <= 10 and 0.01 <= params["learning_rate"] <= 0.3
+    assert tune_pooled(X, y, Xv, yv, TrainingSettings(pooled_trials=0))[0] == DEFAULT_POOLED_PARAMS
+
+
+def test_version_is_a_function_of_dataset_and_settings():
+    a = model_version("PTS", "abc", SMALL)
+    assert a == model_version("PTS", "abc", SMALL) and a.startswith("pts-")
+    assert a != model_version("PTS", "abd", SMALL)
+    assert a != model_version("PTS", "abc", TrainingSettings(min_games=41))
+    assert a == model_version("PTS", "abc", TrainingSettings(**{**SMALL.as_dict(), "n_jobs": 1}))
+
+
+def test_serving_routes_players_to_their_champions(splits, trained):
+    frames, _ = splits
+    model = evaluation_model(trained)
+    test = frames["test"]
+    pred = model.predict(test)
+    pooled = trained.pooled.predict(test.select(trained.features).to_numpy())
+    own = test["player_id"].is_in(list(trained.player_models)).to_numpy()
+    assert np.allclose(pred[~own], pooled[~own])
+    champions = trained.predictions["test"]["champion"].to_numpy()
+    assert np.allclose(pred, champions, atol=1e-4)
+    assert set(model.served_by(test).unique()) <= {"player", POOLED}
+
+
+def test_production_refit_uses_every_row_with_the_chosen_settings(splits, trained):
+    frames, _ = splits
+    manifest = manifest_of(trained, "2026-01-01T00:00:00")
+    rows = pl.concat(list(frames.values()))
+    prod = refit_production(manifest, rows)
+    assert prod.fit == "production" and prod.version == trained.version
+    assert prod.pooled.get_booster().num_boosted_rounds() == trained.pooled_rounds
+    assert set(prod.player_models) == set(trained.player_models)
+    for pid, model in prod.player_models.items():
+        assert type(model) is type(trained.player_models[pid])
+    # it has seen the test rows now: its test error is lower than the evaluation fit's
+    test = frames["test"]
+    err = lambda m: float(np.mean(np.abs(m.predict(test) - test["target"].to_numpy())))  # noqa: E731
+    assert err(prod) < err(evaluation_model(trained))
+
+
+@pytest.mark.parametrize(
+    "candidate, production, passed, words",
+    [
+        (4.0, None, True, "no production version yet: promoted"),
+        (4.5, None, False, "does not beat the best naive baseline"),
+        (4.0, 4.1, True, "promoted"),
+        (4.0, 3.95, True, "promoted"),  # 1.3% worse, within the 2% tolerance
+        (4.0, 3.8, False, "worse than production"),
+        (math.nan, None, False, "does not beat"),
+    ],
+)
+def test_promotion_gate(candidate, production, passed, words):
+    baselines = {"baseline_last10": 4.3, "baseline_ewm": 4.2, "baseline_season": 4.4}
+    decision = promotion_gate(
+        candidate,
+        baselines,
+        0.02,
+        "pts-old" if production else None,
+        production,
+        "the same test rows",
+    )
+    assert decision.passed is passed
+    assert words in decision.reason
+    assert decision.best_baseline == "baseline_ewm"

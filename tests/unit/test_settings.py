@@ -1,0 +1,41 @@
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from statmuse_pipelines.settings import Settings, SettingsError
+
+
+def test_defaults():
+    s = Settings.from_env({})
+    assert s.source == "synthetic" and s.seed == 7 and s.seasons == 3
+    assert s.home == Path("data").resolve()
+    assert s.warehouse_path == s.home / "warehouse.duckdb"
+
+
+def test_values_from_the_environment(tmp_path):
+    s = Settings.from_env(
+        {
+            "STATMUSE_HOME": str(tmp_path),
+            "STATMUSE_SOURCE": "Files",
+            "STATMUSE_FILES_DIR": str(tmp_path / "x"),
+            "STATMUSE_TODAY": "2026-01-02",
+        }
+    )
+    assert s.source == "files" and s.files_dir == tmp_path / "x"
+    assert s.today == date(2026, 1, 2) and s.lake_dir == tmp_path / "lake"
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"STATMUSE_SOURCE": "espn"}, "STATMUSE_SOURCE='espn' is not one of"),
+        ({"STATMUSE_SOURCE": "files"}, "needs STATMUSE_FILES_DIR"),
+        ({"STATMUSE_SEED": "seven"}, "STATMUSE_SEED='seven' is not a whole number"),
+        ({"STATMUSE_TODAY": "22/11/2026"}, "STATMUSE_TODAY='22/11/2026' is not a date"),
+        ({"STATMUSE_SEASONS": "0"}, "at least 1"),
+    ],
+)
+def test_bad_values_name_the_variable(env, message):
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(env)
