@@ -24,6 +24,8 @@ from statmuse_pipelines.core.drift import (
 from statmuse_pipelines.core.drift import feature_drift as drift_of
 from statmuse_pipelines.core.features import feature_names
 from statmuse_pipelines.core.grading import (
+    BRIER_RISE,
+    HIT_RATE_DROP,
     ROLLBACK_WINDOW,
     grade,
     performance,
@@ -94,6 +96,15 @@ def prediction_outcomes(
     )
 
 
+class RollbackConfig(dg.Config):
+    """The runbook's rollback rule: after a promotion, the new version's first `window_days` of
+    graded predictions against the previous version's last `window_days`."""
+
+    window_days: int = ROLLBACK_WINDOW
+    hit_rate_drop: float = HIT_RATE_DROP  # roll back if the hit rate falls by more than this
+    brier_rise: float = BRIER_RISE  # or if the Brier score rises by more than this
+
+
 @dg.asset(
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
@@ -104,6 +115,7 @@ def prediction_outcomes(
 )
 def model_performance(
     context: dg.AssetExecutionContext,
+    config: RollbackConfig,
     lake: LakeResource,
     warehouse: WarehouseResource,
     model_store: ModelStoreResource,
@@ -117,7 +129,9 @@ def model_performance(
     )
     rows = pl.concat([performance(outcomes, d) for d in days])
     warehouse.replace_days(MODEL_PERFORMANCE, rows, days, date_column="as_of")
-    rollbacks = check_rollbacks(outcomes, days[-1], warehouse, model_store, context.log.info)
+    rollbacks = check_rollbacks(
+        outcomes, days[-1], warehouse, model_store, context.log.info, config
+    )
     history = warehouse.query(
         "SELECT * FROM model_performance WHERE window_days = 7 AND as_of <= ? ORDER BY as_of",
         [days[-1]],
@@ -142,9 +156,18 @@ def model_performance(
 
 
 def check_rollbacks(
-    outcomes: pl.DataFrame, day: date, warehouse: WarehouseResource, store: ModelStoreResource, log
+    outcomes: pl.DataFrame,
+    day: date,
+    warehouse: WarehouseResource,
+    store: ModelStoreResource,
+    log,
+    rule: RollbackConfig | None = None,
 ) -> dict[str, str]:
-    """The runbook's rule for each stat whose production version replaced another one."""
+    """The runbook's rule for each stat whose production version replaced another one: once the
+    new version has `window_days` of graded predictions, compare them with the previous version's
+    last `window_days`; roll back (and raise an alert) if it did worse by more than the margins."""
+    rule = rule or RollbackConfig()
+    window = rule.window_days
     registry = ModelRegistry(warehouse, store)
     graded = outcomes.filter((pl.col("result") != "void") & (pl.col("prediction_date") <= day))
     decisions = {}
@@ -154,19 +177,21 @@ def check_rollbacks(
             continue
         history = registry.history(stat).filter(pl.col("to_stage") == "production")
         earlier = history.filter(pl.col("version") != current)
-        if earlier.height == 0:
-            continue
+        if earlier.height == 0 or history["reason"][-1].endswith(": restored"):
+            continue  # never replaced one, or restored by a rollback: nothing to judge
         previous = earlier["version"][-1]
         part = graded.filter(pl.col("stat") == stat)
         new = part.filter(pl.col("model_version") == current)
         old = part.filter(pl.col("model_version") == previous)
-        if new["prediction_date"].n_unique() < ROLLBACK_WINDOW or old.height == 0:
+        if new["prediction_date"].n_unique() < window or old.height == 0:
             continue
-        new_days = sorted(new["prediction_date"].unique().to_list())[:ROLLBACK_WINDOW]
-        old_days = sorted(old["prediction_date"].unique().to_list())[-ROLLBACK_WINDOW:]
+        new_days = sorted(new["prediction_date"].unique().to_list())[:window]
+        old_days = sorted(old["prediction_date"].unique().to_list())[-window:]
         decision = rollback_decision(
             window_metrics(new.filter(pl.col("prediction_date").is_in(new_days))),
             window_metrics(old.filter(pl.col("prediction_date").is_in(old_days))),
+            rule.hit_rate_drop,
+            rule.brier_rise,
         )
         decisions[stat] = decision.reason
         if decision.roll_back:

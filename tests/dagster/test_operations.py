@@ -12,6 +12,8 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from statmuse_pipelines.assets.monitoring import RollbackConfig, check_rollbacks
+from statmuse_pipelines.cli import main as cli
 from statmuse_pipelines.core.alerts import SIGNATURE_HEADER, sign
 from statmuse_pipelines.core.datasets import build_dataset
 from statmuse_pipelines.core.drift import UNMONITORED
@@ -19,6 +21,7 @@ from statmuse_pipelines.core.features import build_features
 from statmuse_pipelines.core.normalize import normalize_player_logs, normalize_team_logs
 from statmuse_pipelines.definitions import build_definitions
 from statmuse_pipelines.resources.lake import LakeResource
+from statmuse_pipelines.resources.models import ModelRegistry
 from statmuse_pipelines.resources.sources import SyntheticGameLogSource
 from statmuse_pipelines.resources.warehouse import WarehouseResource
 from statmuse_pipelines.runs import RunReport, live_days
@@ -244,6 +247,48 @@ def test_new_data_sensor_waits_for_enough_new_days(operated):
     assert all(r.run_key.startswith(f"new-data-{r.partition_key}-") for r in result)
     again = new_data_sensor(context)
     assert isinstance(again, dg.SkipReason)  # cursor: asked once per new last game date
+
+
+def test_a_promoted_retrain_that_grades_worse_is_rolled_back_with_an_alert(operated):
+    settings, defs, instance, _ = operated
+    warehouse = WarehouseResource(path=str(settings.warehouse_path))
+    store = defs.resources["model_store"]
+    registry = ModelRegistry(warehouse, store)
+    first = registry.production_version("PTS")
+    # a retrain with another seed: a new version, promoted (by the gate or by the operator)
+    assert defs.resolve_job_def("train_models_job").execute_in_process(
+        instance=instance, partition_key="PTS",
+        run_config={**QUIET, "ops": {"player_models": {"config": {**SMALL, "seed": 8}}}},
+    ).success  # fmt: skip
+    second = registry.versions("PTS").filter(pl.col("version") != first)["version"][0]
+    if registry.production_version("PTS") != second:
+        assert cli(["models", "promote", "--stat", "PTS", "--version", second,
+                    "--home", str(settings.home)]) == 0  # fmt: skip
+    assert registry.production_version("PTS") == second
+
+    # the first version's graded week, Dec 1-7, and a week graded after the promotion: the same
+    # games a week later, as good (no rollback) or with P(over) and P(under) swapped (rollback)
+    graded = warehouse.query(
+        "SELECT * FROM prediction_outcomes WHERE stat = 'PTS' AND prediction_date < ?",
+        [FIRST + timedelta(days=7)],
+    )
+    later = graded.with_columns(
+        pl.col("prediction_date") + timedelta(days=7), model_version=pl.lit(second)
+    )
+    day = FIRST + timedelta(days=13)
+    rule = RollbackConfig(window_days=7)
+    as_good = check_rollbacks(pl.concat([graded, later]), day, warehouse, store, print, rule)
+    assert as_good == {"PTS": "within the runbook's margins"}
+    assert registry.production_version("PTS") == second
+    worse = later.with_columns(p_over=pl.col("p_under"), p_under=pl.col("p_over"))
+    decided = check_rollbacks(pl.concat([graded, worse]), day, warehouse, store, print, rule)
+    assert decided["PTS"].startswith("Brier")
+    assert registry.production_version("PTS") == first
+    alert = warehouse.query("SELECT * FROM alerts WHERE kind = 'rollback'").row(0, named=True)
+    assert alert["subject"] == "PTS" and f"rolled back from {second} to {first}" in alert["message"]
+    # the restored version is not judged again (no flip-flop)
+    assert check_rollbacks(pl.concat([graded, worse]), day, warehouse, store, print, rule) == {}
+    assert registry.production_version("PTS") == first
 
 
 def test_the_morning_chain_and_the_weekly_retrain(tmp_path):
