@@ -116,18 +116,23 @@ def servers(home, tmp_path):
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: we stop it and its children
             )
-        wait_for(
-            lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=5),
-            120,
-            "dagster-webserver",
-        )
+
+        def serving():
+            exited = {n: p.returncode for n, p in procs.items() if p.poll() is not None}
+            if exited:  # a server that died will not come up: say why now, not at the deadline
+                log = {n: (logs / f"{n}.log").read_text()[-2000:] for n in exited}
+                pytest.fail(f"exited with {exited} before serving: {log}")
+            return urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=5)
+
+        # a readiness wait, not a performance assertion: generous for a busy 2-core machine
+        wait_for(serving, 300, "dagster-webserver")
         query = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }"
         wait_for(
             lambda: (
                 graphql(port, query)["workspaceOrError"]["locationEntries"][0]["loadStatus"]
                 == "LOADED"
             ),
-            120,
+            300,
             "the code location to load",
         )
         yield port, procs, logs
