@@ -28,8 +28,8 @@ from statmuse_pipelines.core.grading import (
     HIT_RATE_DROP,
     ROLLBACK_WINDOW,
     grade,
+    judge_replacement,
     performance,
-    rollback_decision,
     window_metrics,
 )
 from statmuse_pipelines.core.schemas import (
@@ -167,7 +167,6 @@ def check_rollbacks(
     new version has `window_days` of graded predictions, compare them with the previous version's
     last `window_days`; roll back (and raise an alert) if it did worse by more than the margins."""
     rule = rule or RollbackConfig()
-    window = rule.window_days
     registry = ModelRegistry(warehouse, store)
     graded = outcomes.filter((pl.col("result") != "void") & (pl.col("prediction_date") <= day))
     decisions = {}
@@ -180,19 +179,16 @@ def check_rollbacks(
         if earlier.height == 0 or history["reason"][-1].endswith(": restored"):
             continue  # never replaced one, or restored by a rollback: nothing to judge
         previous = earlier["version"][-1]
-        part = graded.filter(pl.col("stat") == stat)
-        new = part.filter(pl.col("model_version") == current)
-        old = part.filter(pl.col("model_version") == previous)
-        if new["prediction_date"].n_unique() < window or old.height == 0:
-            continue
-        new_days = sorted(new["prediction_date"].unique().to_list())[:window]
-        old_days = sorted(old["prediction_date"].unique().to_list())[-window:]
-        decision = rollback_decision(
-            window_metrics(new.filter(pl.col("prediction_date").is_in(new_days))),
-            window_metrics(old.filter(pl.col("prediction_date").is_in(old_days))),
+        decision = judge_replacement(
+            graded.filter(pl.col("stat") == stat),
+            current,
+            previous,
+            rule.window_days,
             rule.hit_rate_drop,
             rule.brier_rise,
         )
+        if decision is None:
+            continue
         decisions[stat] = decision.reason
         if decision.roll_back:
             _, restored = registry.rollback(stat, f"automatic rollback: {decision.reason}")

@@ -141,5 +141,31 @@ def rollback_decision(
     return RollbackDecision(False, "within the runbook's margins")
 
 
+def judge_replacement(
+    graded: pl.DataFrame,
+    current: str,
+    previous: str,
+    window_days: int = ROLLBACK_WINDOW,
+    hit_rate_drop: float = HIT_RATE_DROP,
+    brier_rise: float = BRIER_RISE,
+) -> RollbackDecision | None:
+    """The runbook's comparison for one stat: the first `window_days` graded days of the `current`
+    version against the last `window_days` of the `previous` one. `graded` holds the stat's graded
+    (non-void) predictions. None while the new version has fewer than `window_days` graded days
+    or the previous one has none: too early to judge."""
+    new = graded.filter(pl.col("model_version") == current)
+    old = graded.filter(pl.col("model_version") == previous)
+    if new["prediction_date"].n_unique() < window_days or old.height == 0:
+        return None
+    new_days = sorted(new["prediction_date"].unique().to_list())[:window_days]
+    old_days = sorted(old["prediction_date"].unique().to_list())[-window_days:]
+    return rollback_decision(
+        window_metrics(new.filter(pl.col("prediction_date").is_in(new_days))),
+        window_metrics(old.filter(pl.col("prediction_date").is_in(old_days))),
+        hit_rate_drop,
+        brier_rise,
+    )
+
+
 def _finite(*values: float) -> bool:
     return all(v is not None and math.isfinite(v) for v in values)

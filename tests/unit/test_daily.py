@@ -13,7 +13,13 @@ import requests
 from statmuse_pipelines.core.alerts import SIGNATURE_HEADER, Alert, deliver, sign
 from statmuse_pipelines.core.drift import UNMONITORED, compare, feature_drift, psi
 from statmuse_pipelines.core.features import feature_names
-from statmuse_pipelines.core.grading import grade, performance, rollback_decision, window_metrics
+from statmuse_pipelines.core.grading import (
+    grade,
+    judge_replacement,
+    performance,
+    rollback_decision,
+    window_metrics,
+)
 from statmuse_pipelines.core.schemas import COUNT_STATS, PLAYER_GAME_STATS
 from statmuse_pipelines.core.serving import slate_candidates
 
@@ -121,6 +127,50 @@ def test_rollback_rule():
     assert not rollback_decision({"hit_rate": float("nan"), "brier": 0.24}, old).roll_back
     empty = grade(predictions(rows=[{}]), PLAYER_GAME_STATS.empty()).head(0)
     assert np.isnan(window_metrics(empty)["mae"]) and window_metrics(empty)["bets"] == 0
+
+
+def graded_days(version, first, days, won):
+    """Graded predictions, four a day, one bet a day that wins when `won(day index)`."""
+    rows = []
+    for i in range(days):
+        for k in range(4):
+            rows.append(
+                {
+                    "stat": "PTS",
+                    "model_version": version,
+                    "prediction_date": first + timedelta(days=i),
+                    "result": "over" if k % 2 else "under",
+                    "p_over": 0.6 if k % 2 else 0.4,
+                    "p_under": 0.4 if k % 2 else 0.6,
+                    "bet_placed": k == 0,
+                    "bet_won": k == 0 and won(i),
+                    "bet_profit": (100 / 110 if won(i) else -1.0) if k == 0 else 0.0,
+                    "error": 1.0,
+                }
+            )
+    return pl.DataFrame(rows)
+
+
+def test_a_replacement_is_judged_on_its_first_window_against_the_last_of_the_one_before():
+    start = D - timedelta(days=40)
+    # the old version wins its first 20 days and loses its last 7; the new one loses its first 7
+    # and wins afterwards. Only the first 7 new days against the last 7 old days count: both lose
+    # every bet, so no rollback (the whole periods, or the old version's first week, would roll
+    # back)
+    old = graded_days("v1", start, 27, lambda i: i < 20)
+    new = graded_days("v2", start + timedelta(days=27), 12, lambda i: i >= 7)
+    decision = judge_replacement(pl.concat([old, new]), "v2", "v1", window_days=7)
+    assert decision is not None and not decision.roll_back
+    # against an old version that won its last week, losing the first week is rolled back, even
+    # when the new version has won every day since
+    old = graded_days("v1", start, 27, lambda i: i >= 20)
+    worse = graded_days("v2", start + timedelta(days=27), 14, lambda i: i >= 7)
+    decision = judge_replacement(pl.concat([old, worse]), "v2", "v1", window_days=7)
+    assert decision.roll_back and "hit rate 1.000 -> 0.000" in decision.reason
+    # too early: six graded days, or nothing of the previous version
+    early = graded_days("v2", start + timedelta(days=27), 6, lambda i: False)
+    assert judge_replacement(pl.concat([old, early]), "v2", "v1", window_days=7) is None
+    assert judge_replacement(worse, "v2", "v1", window_days=7) is None
 
 
 def test_psi_and_drift_flags():
