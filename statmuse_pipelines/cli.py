@@ -409,8 +409,9 @@ def report_table(warehouse, echo=print) -> None:
     """The test-period comparison with the line and the market, per stat."""
     table = warehouse.query(REPORT_SQL)
     echo("test period, same rows for us and the line (real = sportsbook lines; proxy = labelled")
-    echo("synthetic lines whose 'market' P(over) is a coin flip): MAE of our mean vs the line,")
-    echo("Brier and log loss of P(over) vs the de-vigged market, and the best strategy's ROI")
+    echo("synthetic lines from a naive book that prices the last 10 games only): MAE of our mean")
+    echo("vs the line, Brier and log loss of P(over) vs the de-vigged market, and the best")
+    echo("strategy's ROI")
     echo(
         f"  {'stat':<8}{'lines':<7}{'rows':>7}{'MAE':>7}{'line':>7}{'Brier':>8}{'market':>8}"
         f"{'logloss':>9}{'market':>8}  {'best strategy':<34}{'ROI [95% CI]':>24}{'bets':>7}"

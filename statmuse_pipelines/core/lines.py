@@ -10,8 +10,11 @@ backtests and calibration use, per player-game-market:
   first by name) and the best over and best under across books;
 - the de-vigged market probability of the over: the median over the books at the line.
 
-Proxy lines, for sources without real ones, are clearly labelled (`line_kind = 'proxy'`): the
-player's recent median (last 10 games) moved to the nearest .5 below, at -110 / -110.
+Proxy lines, for sources without real ones, are clearly labelled (`line_kind = 'proxy'`) and
+come from a naive book: the line is the player's recent median (last 10 games) moved to the
+nearest .5 below, and it is priced from the last 10 games alone (`naive_p_over`: their mean
+and spread) with the margin of -110/-110, so a model only shows an edge on proxies by knowing
+more than the player's last ten games.
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from statmuse_pipelines.core.datasets import TARGETS
 from statmuse_pipelines.core.gamelog import GameLogError
 from statmuse_pipelines.core.names import Candidate, match_name
-from statmuse_pipelines.core.odds import american_to_decimal, devig
+from statmuse_pipelines.core.odds import american_to_decimal, devig, implied_to_american
 from statmuse_pipelines.core.teams import teams
 
 LINE_COLUMNS: dict[str, pl.DataType] = {
@@ -45,7 +49,8 @@ LINE_COLUMNS: dict[str, pl.DataType] = {
 }
 MARKETS = ("PTS", "REB", "AST", "FG3M", "STL", "BLK", "TOV", "PRA", "PR", "PA", "RA", "STL_BLK")
 REFERENCE_BOOKS = ("draftkings", "fanduel", "betmgm")
-PROXY_ODDS = -110.0
+PROXY_OVERROUND = 2 * 110 / 210  # -110 on both sides of a coin flip: 1.0476
+PROXY_P_RANGE = (0.1, 0.9)  # the naive book posts no line it prices beyond this
 CANDIDATE_DAYS = 30
 # names books use for franchises that NBA.com spells otherwise
 TEAM_NAME_ALIASES = {"Los Angeles Clippers": "LA Clippers"}
@@ -265,23 +270,60 @@ def consensus(quotes: pl.DataFrame, matches: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def naive_p_over(line: np.ndarray, mean: np.ndarray, variance: np.ndarray) -> np.ndarray:
+    """The naive book's P(stat > line) from the last 10 games' mean and variance: the even mix of
+    a normal (spread at least 0.5 and at least Poisson's) and a negative binomial (at least
+    Poisson's spread). On the real 2021-24 seasons a normal alone overprices the over (blanket
+    unders win) and a negative binomial underprices it; the mix gets each stat's over rate within
+    a few points. Kept within PROXY_P_RANGE."""
+    from scipy.special import ndtr
+    from scipy.stats import nbinom
+
+    m = np.maximum(np.nan_to_num(mean), 0.05)
+    v = np.nan_to_num(variance)
+    normal = 1.0 - ndtr((line - m) / np.sqrt(np.maximum.reduce([v, m, np.full_like(m, 0.25)])))
+    v_nb = np.maximum(v, m * 1.0001)
+    negbin = nbinom.sf(np.floor(line), m * m / (v_nb - m), m / v_nb)
+    return np.clip(0.5 * normal + 0.5 * negbin, *PROXY_P_RANGE)
+
+
 def proxy_lines(frame: pl.DataFrame, market: str) -> pl.DataFrame:
-    """Labelled synthetic lines for rows with features: the recent median (last 10 games; the
-    10-game mean for combos) moved to the nearest .5 below, at -110 on both sides."""
-    singles = ("PTS", "REB", "AST", "FG3M", "STL", "BLK", "TOV")
-    single = market.lower() if market in singles else None
+    """Labelled synthetic lines for rows with features, from a naive book. The line: the recent
+    median (last 10 games; the 10-game mean for combos) moved to the nearest .5 below. The price:
+    `naive_p_over` on the last 10 games' mean and variance (a combo's parts' variances summed, as
+    if independent), with the vig of -110/-110 split in proportion; `market_p_over` is that
+    de-vigged probability."""
+    parts = TARGETS[market]
+    single = parts[0] if len(parts) == 1 else None
     center = pl.col(f"{single}_median_10") if single else pl.col("target_mean_10")
-    return frame.select(
+    mean = pl.col(f"{single}_mean_10") if single else pl.col("target_mean_10")
+    priced = frame.select(
+        "game_date",
+        "player_id",
+        (center.floor() + 0.5).cast(pl.Float64).alias("consensus_line"),
+        mean.fill_null(0.0).cast(pl.Float64).alias("_mean"),
+        pl.sum_horizontal(*(pl.col(f"{p}_std_10").fill_null(0.0) ** 2 for p in parts))
+        .cast(pl.Float64)
+        .alias("_variance"),
+    )
+    p_over = naive_p_over(
+        priced["consensus_line"].to_numpy(),
+        priced["_mean"].to_numpy(),
+        priced["_variance"].to_numpy(),
+    )
+    over = implied_to_american(p_over * PROXY_OVERROUND)
+    under = implied_to_american((1 - p_over) * PROXY_OVERROUND)
+    return priced.select(
         "game_date",
         "player_id",
         pl.lit(market).alias("market"),
-        (center.floor() + 0.5).cast(pl.Float64).alias("consensus_line"),
+        "consensus_line",
         pl.lit("proxy").alias("reference_book"),
-        pl.lit(PROXY_ODDS).alias("ref_over_odds"),
-        pl.lit(PROXY_ODDS).alias("ref_under_odds"),
-        pl.lit(PROXY_ODDS).alias("best_over_odds"),
-        pl.lit(PROXY_ODDS).alias("best_under_odds"),
-        pl.lit(0.5).alias("market_p_over"),
+        pl.Series("ref_over_odds", over),
+        pl.Series("ref_under_odds", under),
+        pl.Series("best_over_odds", over),
+        pl.Series("best_under_odds", under),
+        pl.Series("market_p_over", p_over),
         pl.lit("proxy").alias("line_kind"),
     )
 

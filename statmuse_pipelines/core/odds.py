@@ -23,6 +23,14 @@ def american_to_implied(odds: ArrayLike) -> np.ndarray:
     return 1.0 / american_to_decimal(odds)
 
 
+def implied_to_american(p: ArrayLike) -> np.ndarray:
+    """The American odds whose implied probability is p: 0.5238 -> -110, 0.4 -> +150."""
+    q = np.asarray(p, dtype=float)
+    if np.any((q <= 0) | (q >= 1)):
+        raise ValueError(f"implied probabilities are in (0, 1), got {q[(q <= 0) | (q >= 1)][:3]}")
+    return np.where(q >= 0.5, -100.0 * q / (1.0 - q), 100.0 * (1.0 - q) / q)
+
+
 def devig(over_odds: ArrayLike, under_odds: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Fair probabilities of over and under: each implied probability divided by their sum
     (proportional de-vigging). Returns (p_over, overround)."""

@@ -145,7 +145,8 @@ def calibration_metrics(scored: pl.DataFrame, split: str) -> list[dict]:
 
 def market_comparison(scored: pl.DataFrame, kind: str = "real") -> dict[str, float]:
     """On rows with a line of `kind` and a decided result: ours against the line's probability
-    (the de-vigged market for real lines; a coin flip for proxies) and the line as a prediction."""
+    (the de-vigged market for real lines; the naive book's for proxies) and the line as a
+    prediction."""
     real = scored.filter((pl.col("line_kind") == kind) & pl.col("went_over").is_not_null())
     if real.height == 0:
         return {"rows": 0}

@@ -388,7 +388,7 @@ MARKET_COMPARISON = Table(
     columns=(
         Column("stat", pl.String(), "stat target"),
         Column("model_version", pl.String(), "model version"),
-        Column("line_kind", pl.String(), "real (market) or proxy (its 'market' P(over) is 0.5)"),
+        Column("line_kind", pl.String(), "real (market) or proxy (a naive last-10-games book)"),
         Column("rows", pl.Int64(), "rows with a real line and a decided over/under"),
         Column("ours_brier", pl.Float64(), "Brier score of our calibrated P(over)"),
         Column("market_brier", pl.Float64(), "Brier score of the de-vigged market P(over)"),

@@ -25,5 +25,8 @@ class LinesResource(dg.ConfigurableResource):
 
     def describe(self) -> str:
         if self.is_proxy():
-            return "proxy lines (recent median to the next .5, -110/-110; labelled proxy)"
+            return (
+                "proxy lines (recent median to the next .5, priced by a naive last-10-games book;"
+                " labelled proxy)"
+            )
         return f"sportsbook lines in {Path(self.source).expanduser().resolve()}"

@@ -87,7 +87,8 @@ def test_backtests_are_written_and_labelled_proxy(evaluated):
     assert bets["game_date"].min() >= test_start and bets["game_date"].max() <= test_end
     comparison = wh.query("SELECT * FROM market_comparison WHERE stat = 'PTS'")
     assert comparison["line_kind"].to_list() == ["proxy"]
-    assert comparison["market_brier"][0] == pytest.approx(0.25)  # the proxy 'market' is 0.5
+    # the proxy market is a naive book pricing from the last ten games: better than a coin flip
+    assert comparison["market_brier"][0] < 0.25
     meta = result.asset_materializations_for_node("backtest_reports")[0].metadata
     assert "data:image/png;base64," in meta["bankroll"].value
     assert "proxy" in meta["line_kinds"].value

@@ -2,13 +2,16 @@
 
 from datetime import date
 
+import numpy as np
 import polars as pl
 import pytest
 
 from statmuse_pipelines.core import checks
 from statmuse_pipelines.core.datasets import TARGETS, build_dataset
 from statmuse_pipelines.core.features import build_features, feature_names, window_inputs
+from statmuse_pipelines.core.lines import proxy_lines
 from statmuse_pipelines.core.normalize import normalize_player_logs, normalize_team_logs
+from statmuse_pipelines.core.odds import american_to_decimal
 from statmuse_pipelines.resources.sources import FilesGameLogSource
 
 pytestmark = pytest.mark.integration
@@ -60,3 +63,20 @@ def test_twelve_datasets_with_versions_that_do_not_change(real):
     for ds in first.values():
         assert all(o.passed for o in checks.dataset_checks(ds)), ds.target
         assert sum(ds.manifest["rows"].values()) == 226_315
+
+
+def test_the_naive_book_behind_proxy_lines_is_fair_on_real_games(real):
+    """Proxy lines priced by the naive book: on each target's real test split neither blanket
+    side (every over, every under, at the book's prices) earns more than 2%, the book's mean
+    P(over) is within 4 points of the over rate, and it beats a coin flip's Brier or ties it."""
+    games, _, features = real
+    for target in TARGETS:
+        test = build_dataset(features, games, target, "real", "2026-01-01T00:00:00").test
+        lines = proxy_lines(test, target)
+        over = (test["target"].to_numpy() > lines["consensus_line"].to_numpy()).astype(float)
+        p = lines["market_p_over"].to_numpy()
+        won_over = np.where(over == 1, american_to_decimal(lines["ref_over_odds"]) - 1, -1.0)
+        won_under = np.where(over == 0, american_to_decimal(lines["ref_under_odds"]) - 1, -1.0)
+        assert won_over.mean() < 0.02 and won_under.mean() < 0.02, target
+        assert abs(p.mean() - over.mean()) < 0.04, target
+        assert np.mean((p - over) ** 2) < 0.2525, target

@@ -2,8 +2,10 @@
 
 from datetime import date
 
+import numpy as np
 import polars as pl
 import pytest
+from scipy import stats
 
 from statmuse_pipelines.core.gamelog import GameLogError
 from statmuse_pipelines.core.lines import (
@@ -11,11 +13,12 @@ from statmuse_pipelines.core.lines import (
     _type_lines,
     consensus,
     match_players,
+    naive_p_over,
     pregame,
     proxy_lines,
 )
 from statmuse_pipelines.core.names import Candidate, match_name, normalize
-from statmuse_pipelines.core.odds import devig
+from statmuse_pipelines.core.odds import devig, implied_to_american
 
 
 @pytest.mark.parametrize(
@@ -151,15 +154,65 @@ def test_unknown_team_names_and_bad_odds_are_errors():
         _type_lines(raw.drop("line"), "lines.parquet")
 
 
-def test_proxy_lines_are_labelled_half_points_at_minus_110():
+def test_proxy_lines_are_labelled_half_points_priced_by_a_naive_book():
     frame = pl.DataFrame(
         {
-            "game_date": [date(2024, 1, 1)] * 2,
-            "player_id": [1, 2],
-            "pts_median_10": [21.0, 7.4],
-            "target_mean_10": [0.0, 0.0],
+            "game_date": [date(2024, 1, 1)] * 4,
+            "player_id": [1, 2, 3, 4],
+            "pts_median_10": [21.0, 7.4, 0.0, 5.0],
+            "pts_mean_10": [21.5, 9.0, 0.0, 2.0],
+            "pts_std_10": [6.0, 3.0, 0.0, 0.5],
+            "target_mean_10": [0.0, 0.0, 0.0, 0.0],
         }
     )
     lines = proxy_lines(frame, "PTS")
-    assert lines["consensus_line"].to_list() == [21.5, 7.5]
-    assert set(lines["line_kind"]) == {"proxy"} and set(lines["ref_over_odds"]) == {-110.0}
+    assert lines["consensus_line"].to_list() == [21.5, 7.5, 0.5, 5.5]
+    assert set(lines["line_kind"]) == {"proxy"} and set(lines["reference_book"]) == {"proxy"}
+    # the mix of a normal and a negative binomial with the last 10 games' mean and variance
+    norm = 1 - stats.norm.cdf(21.5, 21.5, 6.0)
+    m, v = 21.5, 36.0
+    negbin = stats.nbinom.sf(21, m * m / (v - m), m / v)
+    assert lines["market_p_over"][0] == pytest.approx(0.5 * norm + 0.5 * negbin)
+    # a line below the mean favours the over, and the prices say so
+    second = lines.row(1, named=True)
+    assert second["market_p_over"] > 0.6
+    assert second["ref_over_odds"] < -110 < 100 < second["ref_under_odds"]
+    # the vig of -110/-110 on top of the naive probability, nothing else
+    p_over, overround = devig(lines["ref_over_odds"].to_numpy(), lines["ref_under_odds"].to_numpy())
+    np.testing.assert_allclose(p_over, lines["market_p_over"].to_numpy())
+    np.testing.assert_allclose(overround, 2 * 110 / 210)
+    # no history: defined prices; far below the line: the naive book's floor
+    assert 0.1 <= lines["market_p_over"][2] < 0.5
+    assert lines["market_p_over"][3] == pytest.approx(0.1)
+
+
+def test_the_naive_book_moves_the_right_way():
+    line = np.full(5, 10.5)
+    rising_mean = naive_p_over(line, np.array([6.0, 8, 10, 12, 14]), np.full(5, 16.0))
+    assert np.all(np.diff(rising_mean) > 0)
+    wider = naive_p_over(line, np.full(5, 8.0), np.array([9.0, 16, 25, 36, 49]))
+    assert np.all(np.diff(wider) > 0)  # below the line, more spread means more overs
+    assert np.all((rising_mean >= 0.1) & (rising_mean <= 0.9))
+
+
+def test_proxy_lines_for_a_combo_sum_the_parts_variances():
+    frame = pl.DataFrame(
+        {
+            "game_date": [date(2024, 1, 1)],
+            "player_id": [1],
+            "target_mean_10": [30.0],
+            "pts_std_10": [6.0],
+            "reb_std_10": [3.0],
+            "ast_std_10": [2.0],
+        }
+    )
+    line = proxy_lines(frame, "PRA").row(0, named=True)
+    assert line["consensus_line"] == 30.5 and line["market"] == "PRA"
+    expected = naive_p_over(np.array([30.5]), np.array([30.0]), np.array([36.0 + 9 + 4]))
+    assert line["market_p_over"] == pytest.approx(expected[0])
+
+
+def test_implied_to_american_inverts_the_implied_probability():
+    np.testing.assert_allclose(implied_to_american([110 / 210, 0.4, 0.5]), [-110, 150, -100])
+    with pytest.raises(ValueError, match="in \\(0, 1\\)"):
+        implied_to_american([1.2])
