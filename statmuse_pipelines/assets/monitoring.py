@@ -219,7 +219,7 @@ def performance_plot(history: pl.DataFrame, lake: LakeResource, day: date):
         axes[1].plot(part["as_of"], part["hit_rate"], label=stat)
     axes[0].set_title("7-day MAE (relative to each stat's mean)", fontsize=9)
     axes[1].set_title("7-day hit rate of recommended bets", fontsize=9)
-    axes[1].axhline(0.524, color="grey", linestyle="--", linewidth=0.8)  # break-even at -110
+    axes[1].axhline(0.524, color="grey", linestyle="--", linewidth=0.8, label="break-even at -110")
     for ax in axes:
         ax.tick_params(axis="x", labelrotation=30, labelsize=7)
     if history.height:

@@ -12,7 +12,7 @@ backtests and calibration use, per player-game-market:
 
 Proxy lines, for sources without real ones, are clearly labelled (`line_kind = 'proxy'`) and
 come from a naive book: the line is the player's recent median (last 10 games) moved to the
-nearest .5 below, and it is priced from the last 10 games alone (`naive_p_over`: their mean
+next .5 above, and it is priced from the last 10 games alone (`naive_p_over`: their mean
 and spread) with the margin of -110/-110, so a model only shows an edge on proxies by knowing
 more than the player's last ten games.
 """
@@ -50,7 +50,9 @@ LINE_COLUMNS: dict[str, pl.DataType] = {
 MARKETS = ("PTS", "REB", "AST", "FG3M", "STL", "BLK", "TOV", "PRA", "PR", "PA", "RA", "STL_BLK")
 REFERENCE_BOOKS = ("draftkings", "fanduel", "betmgm")
 PROXY_OVERROUND = 2 * 110 / 210  # -110 on both sides of a coin flip: 1.0476
-PROXY_P_RANGE = (0.1, 0.9)  # the naive book posts no line it prices beyond this
+# the naive book's probabilities stay inside this range; with the margin the implied probability
+# stays below 1, so the book never sells a side its own estimate says is worth betting
+PROXY_P_RANGE = (0.05, 0.95)
 CANDIDATE_DAYS = 30
 # names books use for franchises that NBA.com spells otherwise
 TEAM_NAME_ALIASES = {"Los Angeles Clippers": "LA Clippers"}
@@ -279,6 +281,8 @@ def naive_p_over(line: np.ndarray, mean: np.ndarray, variance: np.ndarray) -> np
     from scipy.special import ndtr
     from scipy.stats import nbinom
 
+    if not np.all(np.isfinite(line)):
+        raise ValueError(f"proxy lines: {int(np.sum(~np.isfinite(line)))} line(s) are not numbers")
     m = np.maximum(np.nan_to_num(mean), 0.05)
     v = np.nan_to_num(variance)
     normal = 1.0 - ndtr((line - m) / np.sqrt(np.maximum.reduce([v, m, np.full_like(m, 0.25)])))
@@ -289,7 +293,7 @@ def naive_p_over(line: np.ndarray, mean: np.ndarray, variance: np.ndarray) -> np
 
 def proxy_lines(frame: pl.DataFrame, market: str) -> pl.DataFrame:
     """Labelled synthetic lines for rows with features, from a naive book. The line: the recent
-    median (last 10 games; the 10-game mean for combos) moved to the nearest .5 below. The price:
+    median (last 10 games; the 10-game mean for combos) moved up to the next .5. The price:
     `naive_p_over` on the last 10 games' mean and variance (a combo's parts' variances summed, as
     if independent), with the vig of -110/-110 split in proportion; `market_p_over` is that
     de-vigged probability."""

@@ -182,8 +182,10 @@ def test_proxy_lines_are_labelled_half_points_priced_by_a_naive_book():
     np.testing.assert_allclose(p_over, lines["market_p_over"].to_numpy())
     np.testing.assert_allclose(overround, 2 * 110 / 210)
     # no history: defined prices; far below the line: the naive book's floor
-    assert 0.1 <= lines["market_p_over"][2] < 0.5
-    assert lines["market_p_over"][3] == pytest.approx(0.1)
+    assert 0.05 <= lines["market_p_over"][2] < 0.5
+    assert lines["market_p_over"][3] == pytest.approx(0.05)
+    with pytest.raises(ValueError, match="1 line"):
+        naive_p_over(np.array([np.nan, 1.5]), np.ones(2), np.ones(2))
 
 
 def test_the_naive_book_moves_the_right_way():
@@ -192,7 +194,7 @@ def test_the_naive_book_moves_the_right_way():
     assert np.all(np.diff(rising_mean) > 0)
     wider = naive_p_over(line, np.full(5, 8.0), np.array([9.0, 16, 25, 36, 49]))
     assert np.all(np.diff(wider) > 0)  # below the line, more spread means more overs
-    assert np.all((rising_mean >= 0.1) & (rising_mean <= 0.9))
+    assert np.all((rising_mean >= 0.05) & (rising_mean <= 0.95))
 
 
 def test_proxy_lines_for_a_combo_sum_the_parts_variances():
