@@ -214,12 +214,12 @@ def performance_plot(history: pl.DataFrame, lake: LakeResource, day: date):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-    colors = plt.get_cmap("tab20").colors  # twelve stats: the default cycle repeats after ten
-    parts = sorted(history.partition_by("stat", as_dict=True).items())
-    for i, ((stat,), part) in enumerate(parts):
-        color = colors[(2 * i) % 20 + (2 * i) // 20]
-        axes[0].plot(part["as_of"], part["mae"] / part["mae"].mean(), label=stat, color=color)
-        axes[1].plot(part["as_of"], part["roi"], label=stat, color=color)
+    tab20 = plt.get_cmap("tab20").colors  # twelve stats: the default cycle repeats after ten
+    for ax in axes:
+        ax.set_prop_cycle(color=tab20[::2] + tab20[1::2])  # the ten dark shades, then the light
+    for (stat,), part in sorted(history.partition_by("stat", as_dict=True).items()):
+        axes[0].plot(part["as_of"], part["mae"] / part["mae"].mean(), label=stat)
+        axes[1].plot(part["as_of"], part["roi"], label=stat)
     axes[0].set_title("7-day MAE (relative to each stat's mean)", fontsize=9)
     # ROI rather than hit rate: break-even is 0 at any price (real books and the naive proxy
     # book quote far from -110), where a hit-rate line is right at -110 only
