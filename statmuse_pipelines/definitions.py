@@ -6,9 +6,10 @@ import dagster as dg
 
 from statmuse_pipelines.assets.calibration import calibrators
 from statmuse_pipelines.assets.datasets import training_datasets
-from statmuse_pipelines.assets.evaluation import backtest_reports, market_lines
+from statmuse_pipelines.assets.evaluation import backtest_reports, walk_forward_predictions
 from statmuse_pipelines.assets.features import player_features
 from statmuse_pipelines.assets.ingest import raw_player_game_logs, raw_team_game_logs
+from statmuse_pipelines.assets.lines import market_lines
 from statmuse_pipelines.assets.models import player_models
 from statmuse_pipelines.assets.monitoring import (
     feature_drift,
@@ -50,6 +51,7 @@ ASSETS = [
     player_models,
     market_lines,
     calibrators,
+    walk_forward_predictions,
     backtest_reports,
     daily_predictions,
     prediction_outcomes,

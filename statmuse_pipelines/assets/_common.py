@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 
@@ -116,3 +117,9 @@ def stop_if_blocked(asset: str, outcomes: list[CheckOutcome]) -> Iterator[dg.Ass
         + "; ".join(f"{o.name}: {o.description}" for o in failed),
         metadata={o.name: o.description for o in failed},
     )
+
+
+def image_markdown(path, alt: str) -> dg.MetadataValue:
+    """A PNG embedded in markdown metadata (the UI shows it inline)."""
+    data = base64.b64encode(path.read_bytes()).decode()
+    return dg.MetadataValue.md(f"![{alt}](data:image/png;base64,{data})")

@@ -6,9 +6,9 @@ import dagster as dg
 import joblib
 import polars as pl
 
-from statmuse_pipelines.assets._common import md_table
+from statmuse_pipelines.assets._common import image_markdown, md_table
 from statmuse_pipelines.assets.datasets import target_partitions
-from statmuse_pipelines.assets.evaluation import image_markdown, market_lines
+from statmuse_pipelines.assets.lines import market_lines, read_market_lines
 from statmuse_pipelines.assets.models import player_models
 from statmuse_pipelines.core.probabilities import (
     calibration_metrics,
@@ -28,11 +28,6 @@ SCORED_COLUMNS = (
     "market_p_over", "p_over_raw", "p_over", "p_under", "p_push", "p_over_cond", "went_over",
     "target_season_mean", "season_games",
 )  # fmt: skip
-
-
-def read_market_lines(lake: LakeResource) -> pl.DataFrame | None:
-    path = lake.table_dir("market_lines") / "consensus.parquet"
-    return pl.read_parquet(path) if path.exists() else None
 
 
 def read_scored(lake: LakeResource, stat: str) -> tuple[str, pl.DataFrame]:

@@ -1,124 +1,200 @@
-"""Stage `evaluation`: market lines matched to players, and honest backtests against them."""
+"""Stage `evaluation`: walk-forward predictions at the pregame lines, and backtests of them."""
 
-import base64
-from datetime import timedelta
+import json
+from datetime import date
 
 import dagster as dg
 import polars as pl
 
-from statmuse_pipelines.assets._common import md_table
-from statmuse_pipelines.assets.datasets import target_partitions
-from statmuse_pipelines.assets.normalize import player_game_stats
-from statmuse_pipelines.core.backtest import run_backtest
-from statmuse_pipelines.core.lines import consensus, match_players, match_rate, pregame
+from statmuse_pipelines.assets._common import image_markdown, md_table
+from statmuse_pipelines.assets.datasets import target_partitions, training_datasets
+from statmuse_pipelines.assets.lines import market_lines, read_market_lines
+from statmuse_pipelines.assets.models import player_models
+from statmuse_pipelines.core.backtest import HEADLINE, run_backtest
+from statmuse_pipelines.core.market_blend import BettingRule, BlendSettings
+from statmuse_pipelines.core.models import POOLED
 from statmuse_pipelines.core.probabilities import market_comparison
+from statmuse_pipelines.core.registry import refit_production
 from statmuse_pipelines.core.schemas import (
     BACKTEST_BETS,
     BACKTEST_RESULTS,
-    LINE_MATCHES,
+    MARKET_BLEND,
     MARKET_COMPARISON,
-    MARKET_LINES,
-    PLAYER_GAME_STATS,
+    WALK_FORWARD_PREDICTIONS,
+)
+from statmuse_pipelines.core.walkforward import (
+    WalkForwardSettings,
+    default_period,
+    latest_blend,
+    latest_distribution,
+    walk_forward_means,
+    walk_forward_probabilities,
 )
 from statmuse_pipelines.resources.lake import LakeResource
-from statmuse_pipelines.resources.lines import LinesResource
+from statmuse_pipelines.resources.models import ModelRegistry, ModelStoreResource
 from statmuse_pipelines.resources.warehouse import WarehouseResource
 
 
-def image_markdown(path, alt: str) -> dg.MetadataValue:
-    """A PNG embedded in markdown metadata (the UI shows it inline)."""
-    data = base64.b64encode(path.read_bytes()).decode()
-    return dg.MetadataValue.md(f"![{alt}](data:image/png;base64,{data})")
+class WalkForwardConfig(dg.Config):
+    """The walk-forward period and the rule it scores; every value is fixed before the period."""
+
+    refit_months: int = WalkForwardSettings.refit_months
+    warmup_dates: int = WalkForwardSettings.warmup_dates
+    start: str = ""  # YYYY-MM-DD; empty: the start of the latest season that has real lines
+    end: str = ""  # YYYY-MM-DD; empty: the last date with results
+    margin: float = BettingRule.margin
+    min_blend_rows: int = BlendSettings.min_rows
+
+    def settings(self) -> WalkForwardSettings:
+        return WalkForwardSettings(
+            refit_months=self.refit_months,
+            warmup_dates=self.warmup_dates,
+            start=date.fromisoformat(self.start) if self.start else None,
+            end=date.fromisoformat(self.end) if self.end else None,
+            blend=BlendSettings(min_rows=self.min_blend_rows),
+            rule=BettingRule(margin=self.margin),
+        )
+
+
+def walk_forward_fit(manifest: dict):
+    """Refit a version's chosen settings on the rows before an interval (players with fewer
+    than `min_games` of those rows keep the pooled model)."""
+    min_games = int(manifest["settings"]["min_games"])
+
+    def fit(train: pl.DataFrame):
+        counts = dict(train.group_by("player_id").len().iter_rows())
+        champions = {
+            p: k for p, k in manifest["champions"].items()
+            if k != POOLED and counts.get(int(p), 0) >= min_games
+        }  # fmt: skip
+        return refit_production({**manifest, "champions": champions}, train)
+
+    return fit
+
+
+def read_walk_forward(lake: LakeResource, stat: str) -> tuple[str, pl.DataFrame]:
+    """The walk-forward rows of a stat's production version."""
+    pointer = lake.table_dir("walk_forward") / stat / "latest.json"
+    if not pointer.exists():
+        raise dg.Failure(f"no walk-forward predictions for {stat}: materialize them first")
+    version = json.loads(pointer.read_text())["model_version"]
+    return version, pl.read_parquet(lake.table_dir("walk_forward") / stat / f"{version}.parquet")
+
+
+def _round(value):
+    return round(value, 4) if isinstance(value, float) else value
 
 
 @dg.asset(
+    partitions_def=target_partitions,
     group_name="evaluation",
-    kinds={"polars", "parquet", "duckdb"},
+    kinds={"xgboost", "scikit-learn", "polars", "duckdb"},
     pool="duckdb",
-    deps=[dg.AssetDep(player_game_stats, partition_mapping=dg.AllPartitionMapping())],
-    check_specs=[
-        dg.AssetCheckSpec(
-            "lines_match_players",
-            asset="market_lines",
-            description="at least 90% of the book spellings on regular-season dates match a player",
-        )
-    ],
+    deps=[player_models, market_lines, training_datasets],
 )
-def market_lines(
+def walk_forward_predictions(
     context: dg.AssetExecutionContext,
-    lines: LinesResource,
+    config: WalkForwardConfig,
     lake: LakeResource,
     warehouse: WarehouseResource,
+    model_store: ModelStoreResource,
 ) -> dg.MaterializeResult:
-    """Pregame sportsbook lines matched to players: consensus line, prices, market P(over)."""
-    folder = lake.table_dir("market_lines")
-    folder.mkdir(parents=True, exist_ok=True)
-    if lines.is_proxy():
-        pl.DataFrame(schema=MARKET_LINES.schema).write_parquet(folder / "consensus.parquet")
-        return dg.MaterializeResult(
-            metadata={"source": lines.describe(), "dagster/row_count": 0, "line_kind": "proxy"},
-            check_results=[
-                dg.AssetCheckResult(
-                    check_name="lines_match_players",
-                    passed=True,
-                    description="proxy lines: nothing to match",
-                )
-            ],
-        )
-    quotes = lines.quotes()
-    before = pregame(quotes)
-    first, last = before["game_date"].min(), before["game_date"].max()
-    stored = set(lake.stored_days("player_game_stats"))
-    span = [first - timedelta(days=30) + timedelta(days=i) for i in range((last - first).days + 31)]
-    games = lake.read_days(
-        "player_game_stats",
-        [d for d in span if d in stored],
-        PLAYER_GAME_STATS.schema,
-        ["team_id", "player_id", "player_name", "game_date"],
+    """Predictions made walk-forward (refit monthly on the past only) at each pregame line,
+    with the market-aware P(over), the served rule's bets and the result."""
+    stat = context.partition_key
+    settings = config.settings()
+    registry = ModelRegistry(warehouse, model_store)
+    version = registry.production_version(stat)
+    if version is None:
+        raise dg.Failure(f"{stat} has no production model: nothing to evaluate walk-forward yet")
+    manifest = model_store.manifest(stat, version)
+    splits = lake.read_dataset(stat)
+    rows = pl.concat([splits[s] for s in ("train", "val", "test")], how="vertical_relaxed")
+    lines = read_market_lines(lake)
+    real_dates = None
+    if lines is not None and lines.height:
+        real_dates = lines.filter(
+            (pl.col("market") == stat) & (pl.col("game_date") <= rows["game_date"].max())
+        )["game_date"]
+    start, end = default_period(rows["game_date"], real_dates)
+    start, end = settings.start or start, settings.end or end
+    context.log.info(
+        f"{stat}: walk-forward {start}..{end}, refit every {settings.refit_months} month(s)"
     )
-    matches = match_players(before, games)
-    lines_frame = consensus(before, matches)
-    lines_frame.write_parquet(folder / "consensus.parquet")
-    matches.write_parquet(folder / "matches.parquet")
-    warehouse.replace_where(LINE_MATCHES, matches, "TRUE", [])
-    warehouse.replace_where(MARKET_LINES, lines_frame, "TRUE", [])
-    # rate on dates our box scores cover (lines for playoff games cannot be matched to players
-    # when the source has regular-season logs only)
-    covered = matches.filter(pl.col("game_date") <= max(stored)) if stored else matches
-    rate = match_rate(covered)
-    unmatched = (
-        matches.filter(pl.col("player_id").is_null())
-        .group_by("player_name", "reason")
-        .agg(pl.len().alias("games"))
-        .sort("games", descending=True)
+    predicted = walk_forward_means(rows, walk_forward_fit(manifest), start, end, settings)
+    scored, blends, folds = walk_forward_probabilities(predicted, lines, stat, settings)
+    scored = scored.with_columns(
+        stat=pl.lit(stat),
+        model_version=pl.lit(version),
+        mean=pl.col("mu"),
+        outcome=pl.col("target").cast(pl.Float64),
+        went_over=pl.col("went_over").cast(pl.Int64),
+    )
+    table = WALK_FORWARD_PREDICTIONS.conform(scored)
+    folder = lake.table_dir("walk_forward") / stat
+    folder.mkdir(parents=True, exist_ok=True)
+    keep = [*table.columns, "mu", "target", "target_season_mean", "season_games"]
+    scored.select(dict.fromkeys(keep)).write_parquet(folder / f"{version}.parquet")
+    (folder / "latest.json").write_text(json.dumps({"model_version": version}))
+    # what serves the next day: the spread and the blend fit on every row scored so far
+    serving = {"distribution": latest_distribution(scored), "blend": latest_blend(scored, settings)}
+    import joblib
+
+    joblib.dump(
+        {**serving, "settings": settings},
+        model_store.version_dir(stat, version) / "walk_forward.joblib",
+    )
+    blend_rows = pl.DataFrame(blends).with_columns(
+        stat=pl.lit(stat), model_version=pl.lit(version),
+        game_date=pl.col("game_date").str.to_date(),
+        fit_end=pl.col("fit_end").str.to_date(),
+        intercept=pl.col("intercept").cast(pl.Float64),
+        market_weight=pl.col("market_weight").cast(pl.Float64),
+        ours_weight=pl.col("ours_weight").cast(pl.Float64),
+        holdout_log_loss_blend=pl.col("holdout_log_loss_blend").cast(pl.Float64),
+        holdout_log_loss_market=pl.col("holdout_log_loss_market").cast(pl.Float64),
+    )  # fmt: skip
+    where = "stat = ? AND model_version = ?"
+    warehouse.replace_where(WALK_FORWARD_PREDICTIONS, table, "stat = ?", [stat])
+    warehouse.replace_where(MARKET_BLEND, MARKET_BLEND.conform(blend_rows), where, [stat, version])
+    comparisons = {
+        k: market_comparison(scored, k) for k in sorted(scored["line_kind"].unique().to_list())
+    }
+    share = (
+        scored.group_by("line_kind")
+        .agg(
+            pl.len().alias("props"),
+            (pl.col("recommendation") != "PASS").sum().alias("recommended"),
+        )
+        .with_columns(share=(pl.col("recommended") / pl.col("props")).round(4))
+        .sort("line_kind")
+    )
+    weights = (
+        blend_rows.filter(pl.col("active"))
+        .group_by(pl.col("game_date").dt.truncate("1mo").alias("month"))
+        .agg(
+            pl.len().alias("dates_active"),
+            pl.col("intercept").mean().round(3),
+            pl.col("market_weight").mean().round(3),
+            pl.col("ours_weight").mean().round(3),
+        )
+        .sort("month")
     )
     return dg.MaterializeResult(
         metadata={
-            "source": lines.describe(),
-            "line_kind": "real",
-            "quotes": quotes.height,
-            "pregame_quotes": before.height,
-            "dates": f"{first}..{last}",
-            "spellings_on_covered_dates": rate["spellings"],
-            "match_rate_on_covered_dates": rate["match_rate"],
-            "matched_and_played": rate["matched_and_played"],
-            "matched_by": dg.MetadataValue.json(rate["by_method"]),
-            "dagster/row_count": lines_frame.height,
-            "lines_by_market": dg.MetadataValue.json(
-                dict(lines_frame.group_by("market").len().sort("market").iter_rows())
+            "model_version": version,
+            "period": f"{start}..{end}",
+            "settings": dg.MetadataValue.json(settings.describe()),
+            "dagster/row_count": table.height,
+            "folds": dg.MetadataValue.json(folds),
+            "comparison_with_market": dg.MetadataValue.json(
+                {k: {f: _round(v) for f, v in c.items()} for k, c in comparisons.items()}
             ),
-            "unmatched": dg.MetadataValue.md(md_table(unmatched, max_rows=15)),
-        },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name="lines_match_players",
-                passed=rate["match_rate"] >= 0.9,
-                severity=dg.AssetCheckSeverity.WARN,
-                description=f"{rate['match_rate']:.1%} of {rate['spellings']} spellings matched "
-                "on dates with box scores",
-                metadata={"match_rate": rate["match_rate"]},
-            )
-        ],
+            "recommended_share": dg.MetadataValue.md(md_table(share)),
+            "blend_weights_by_month": dg.MetadataValue.md(md_table(weights, max_rows=24)),
+            "serving_blend": dg.MetadataValue.json(serving["blend"].describe()),
+            "warehouse_table": "walk_forward_predictions",
+        }
     )
 
 
@@ -126,16 +202,15 @@ def market_lines(
     partitions_def=target_partitions,
     group_name="evaluation",
     kinds={"polars", "duckdb", "matplotlib"},
-    deps=["calibrators"],
+    pool="duckdb",
+    deps=[walk_forward_predictions],
 )
 def backtest_reports(
     context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    """Test-period betting simulations at pregame lines, and our P(over) against the market."""
-    from statmuse_pipelines.assets.calibration import read_scored
-
+    """Betting simulations of the walk-forward rows at pregame lines, and ours vs the market."""
     stat = context.partition_key
-    version, scored = read_scored(lake, stat)
+    version, scored = read_walk_forward(lake, stat)
     rows = scored.rename({"target": "actual"}).with_columns(
         season_avg=pl.col("target_season_mean"),
         market=pl.lit(stat),
@@ -154,7 +229,9 @@ def backtest_reports(
         )
         bets.append(bet.with_columns(line_kind=pl.lit(kind)))
     results_frame = pl.concat(results, how="vertical_relaxed").with_columns(
-        stat=pl.lit(stat), model_version=pl.lit(version)
+        stat=pl.lit(stat),
+        model_version=pl.lit(version),
+        headline=(pl.col("strategy") == HEADLINE) & (pl.col("price_rule") == "reference"),
     )
     bets_frame = pl.concat(bets, how="vertical_relaxed").with_columns(
         stat=pl.lit(stat), model_version=pl.lit(version), actual=pl.col("actual").cast(pl.Float64)
@@ -169,26 +246,20 @@ def backtest_reports(
         if c["rows"]
     ]
     if found:
-        warehouse.replace_where(MARKET_COMPARISON, pl.DataFrame(found), where, [stat, version])
-    png = bankroll_plot(bets_frame, stat, version, lake)
-    best = (
-        results_frame.filter(pl.col("bets") >= 30)
-        .sort(["line_kind", "roi"], descending=[False, True])
-        .select(
-            "line_kind",
-            "strategy",
-            "staking",
-            "price_rule",
-            "bets",
-            "win_rate",
-            "roi",
-            "roi_low",
-            "roi_high",
-            "final_bankroll",
-            "max_drawdown",
-            "sharpe",
+        warehouse.replace_where(
+            MARKET_COMPARISON,
+            MARKET_COMPARISON.conform(pl.DataFrame(found)),
+            where,
+            [stat, version],
         )
-        .with_columns(pl.col(pl.Float64).round(3))
+    png = bankroll_plot(bets_frame, stat, version, lake)
+    columns = ["line_kind", "strategy", "staking", "price_rule", "bets", "win_rate", "roi",
+               "roi_low", "roi_high", "final_bankroll", "max_drawdown", "sharpe"]  # fmt: skip
+    headline = results_frame.filter(pl.col("headline")).select(columns)
+    exploratory = (
+        results_frame.filter(~pl.col("headline") & (pl.col("bets") >= 30))
+        .sort("line_kind", "strategy", "staking", "price_rule")
+        .select(columns)
     )
     return dg.MaterializeResult(
         metadata={
@@ -196,12 +267,14 @@ def backtest_reports(
             "line_kinds": ", ".join(sorted(rows["line_kind"].unique().to_list())),
             "rows": rows.height,
             "dagster/row_count": results_frame.height,
-            "results": dg.MetadataValue.md(md_table(best, max_rows=32)),
+            "headline_served_rule": dg.MetadataValue.md(
+                md_table(headline.with_columns(pl.col(pl.Float64).round(3)), max_rows=8)
+            ),
+            "exploratory_not_headline": dg.MetadataValue.md(
+                md_table(exploratory.with_columns(pl.col(pl.Float64).round(3)), max_rows=40)
+            ),
             "market_comparison": dg.MetadataValue.json(
-                {
-                    kind: {k: (round(v, 4) if isinstance(v, float) else v) for k, v in c.items()}
-                    for kind, c in comparisons.items()
-                }
+                {kind: {k: _round(v) for k, v in c.items()} for kind, c in comparisons.items()}
             ),
             "bankroll": image_markdown(png, f"{stat} bankroll"),
             "bankroll_png": dg.MetadataValue.path(str(png)),

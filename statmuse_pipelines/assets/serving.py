@@ -8,8 +8,8 @@ import joblib
 import polars as pl
 
 from statmuse_pipelines.assets._common import md_table, range_metadata
-from statmuse_pipelines.assets.calibration import read_market_lines
 from statmuse_pipelines.assets.features import player_features
+from statmuse_pipelines.assets.lines import read_market_lines
 from statmuse_pipelines.core.datasets import TARGETS
 from statmuse_pipelines.core.features import build_features, history_start, team_history_start
 from statmuse_pipelines.core.schemas import PLAYER_GAME_STATS, PREDICTIONS

@@ -1,11 +1,13 @@
 """Backtests: betting strategies settled with the real result at the quoted odds.
 
-Rows: one per player-game of the test period with a pregame line (real where the lines source has
-one, else a labelled proxy), our probabilities of over/under/push at that line, the prices and the
-actual result. Strategies choose bets; each is staked flat (1 unit) or by fractional Kelly (a
-quarter of full Kelly, at most 5% of the bankroll), at a single book's price (the reference book
-at the consensus line) or at the best price across books. Bets are settled in date order: a day's
-Kelly stakes come from the bankroll at the start of that day; pushes return the stake.
+Rows: one per player-game of the walk-forward period with a pregame line (real where the lines
+source has one, else a labelled proxy), our probabilities of over/under/push at that line, the
+prices and the actual result. Strategies choose bets: the served rule (the headline, configured
+in advance) and exploratory ones. Each is staked flat (1 unit) or by fractional Kelly (a quarter
+of full Kelly, at most 2% of the bankroll a bet and 10% a day), at a single book's price (the
+reference book at the consensus line) or at the best price across books (an upper bound). Bets
+are settled in date order: a day's Kelly stakes come from the bankroll at the start of that day;
+pushes return the stake.
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from statmuse_pipelines.core.market_blend import BettingRule, cap_daily
 from statmuse_pipelines.core.odds import expected_value, kelly_fraction, profit
 
 START_BANKROLL = 100.0
-KELLY_FRACTION = 0.25
-KELLY_CAP = 0.05
+RULE = BettingRule()  # Kelly fraction, per-bet and per-day caps of every Kelly-staked strategy
 BOOTSTRAP = 1000
 BETTING_DAYS_PER_SEASON = 165  # for the annualized Sharpe ratio
 
@@ -54,7 +56,15 @@ def _side_by_confidence(threshold: float) -> pl.Expr:
     )
 
 
+HEADLINE = "served"
 STRATEGIES = (
+    # the rule the daily slate serves, configured before the period: the headline
+    Strategy(
+        HEADLINE,
+        "the served rule: our P beats the market's by the margin and the price is above break-even",
+        lambda f: pl.when(pl.col("recommendation") != "PASS").then(pl.col("recommendation")),
+    ),
+    # exploratory: listed for context, never a headline
     Strategy("ev_positive", "bet the side with positive expected value", lambda f: _side_by_ev()),
     Strategy("confidence_60", "bet a side with P > 0.60", lambda f: _side_by_confidence(0.60)),
     Strategy("confidence_70", "bet a side with P > 0.70", lambda f: _side_by_confidence(0.70)),
@@ -117,7 +127,10 @@ def simulate(rows: pl.DataFrame, strategy: Strategy, price_rule: str, staking: s
     days = bets["game_date"].to_numpy()
     odds = bets["odds"].to_numpy()
     outcome = bets["outcome"].to_numpy()
-    share = kelly_fraction(bets["p_win"].to_numpy(), odds, KELLY_FRACTION, KELLY_CAP)
+    share = kelly_fraction(
+        bets["p_win"].to_numpy(), odds, RULE.kelly, RULE.bet_cap, bets["p_push"].to_numpy()
+    )
+    share = cap_daily(share, days, RULE.day_cap)
     stakes = np.zeros(len(bets))
     profits = np.zeros(len(bets))
     after = np.zeros(len(bets))

@@ -3,10 +3,12 @@
 A quote is one book's over/under line for one player, market and game at one snapshot. What the
 backtests and calibration use, per player-game-market:
 
-- only quotes taken before tip-off (`is_pregame` and snapshot < commence time), each book's last;
+- only quotes taken before tip-off (`is_pregame` and snapshot < commence time) with both prices,
+  each book's last snapshot, and of its ladder the main line (the pair nearest even odds);
 - the consensus line: the median of the books' lines, snapped to the nearest line a book actually
   offers (the lower one on a tie), so a bet at it can be placed;
-- the prices at that line: a reference book's (DraftKings, else FanDuel, else BetMGM, else the
+- the prices at that line, without off-market quotes (de-vigged P more than 0.10 from the books'
+  median there): a reference book's (DraftKings, else FanDuel, else BetMGM, else the
   first by name) and the best over and best under across books;
 - the de-vigged market probability of the over: the median over the books at the line.
 
@@ -54,6 +56,7 @@ PROXY_OVERROUND = 2 * 110 / 210  # -110 on both sides of a coin flip: 1.0476
 # stays below 1, so the book never sells a side its own estimate says is worth betting
 PROXY_P_RANGE = (0.05, 0.95)
 CANDIDATE_DAYS = 30
+OFF_MARKET = 0.10  # de-vigged P(over) this far from the books' median at the line: dropped
 # names books use for franchises that NBA.com spells otherwise
 TEAM_NAME_ALIASES = {"Los Angeles Clippers": "LA Clippers"}
 
@@ -114,16 +117,29 @@ def _type_lines(raw: pl.DataFrame, origin: str) -> pl.DataFrame:
 
 
 def pregame(quotes: pl.DataFrame) -> pl.DataFrame:
-    """Quotes taken before tip-off, each book's last one per player, market and game."""
+    """Quotes taken before tip-off with both prices, each book's last snapshot per player,
+    market and game, and of that snapshot's ladder of lines one main line: the pair nearest
+    even odds (ties: the lower line), so the same quotes in any order give the same result."""
     before = quotes.filter(
         pl.col("is_pregame")
+        & pl.col("over_odds").is_not_null()
+        & pl.col("under_odds").is_not_null()
+        & pl.col("line").is_not_null()
         & (
             pl.col("commence_time_utc").is_null()
             | (pl.col("snapshot_time_utc") < pl.col("commence_time_utc"))
         )
     )
     key = ["game_date", "event_id", "player_name", "market_code", "bookmaker"]
-    return before.sort("snapshot_time_utc").group_by(key, maintain_order=True).last()
+    last = before.filter(pl.col("snapshot_time_utc") == pl.col("snapshot_time_utc").max().over(key))
+    p_over, _ = devig(last["over_odds"].to_numpy(), last["under_odds"].to_numpy())
+    return (
+        last.with_columns(_dist=(pl.Series(p_over) - 0.5).abs())
+        .sort([*key, "_dist", "line", "over_odds", "under_odds"])
+        .group_by(key, maintain_order=True)
+        .first()
+        .drop("_dist")
+    )
 
 
 def _team_ids() -> dict[str, int]:
@@ -232,6 +248,11 @@ def consensus(quotes: pl.DataFrame, matches: pl.DataFrame) -> pl.DataFrame:
         pl.struct("dist", "line").sort().first().struct.field("line").alias("consensus_line")
     )
     at = q.join(snapped, on=key).filter(pl.col("line") == pl.col("consensus_line"))
+    # a book far from the others' de-vigged P at the same line is off-market (a stale or
+    # mistaken quote): its price would be harvested as the "best", so it is dropped
+    at = at.filter(
+        (pl.col("p_over_book") - pl.col("p_over_book").median().over(key)).abs() <= OFF_MARKET
+    )
     rank = pl.col("bookmaker").replace_strict(
         {b: i for i, b in enumerate(REFERENCE_BOOKS)}, default=len(REFERENCE_BOOKS)
     )

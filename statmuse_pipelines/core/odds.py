@@ -58,13 +58,19 @@ def expected_value(p_win: ArrayLike, odds: ArrayLike, p_push: ArrayLike = 0.0) -
 
 
 def kelly_fraction(
-    p_win: ArrayLike, odds: ArrayLike, fraction: float = 0.25, cap: float = 0.05
+    p_win: ArrayLike,
+    odds: ArrayLike,
+    fraction: float = 0.25,
+    cap: float = 0.05,
+    p_push: ArrayLike = 0.0,
 ) -> np.ndarray:
     """Fractional Kelly stake as a share of the bankroll, never negative, at most `cap`.
 
-    Full Kelly is (b p - q) / b with b = decimal - 1 and q = 1 - p.
+    Full Kelly is (b p - q) / b with b = decimal - 1 and q = 1 - p - p_push: a push returns the
+    stake, so it is neither a win nor a loss.
     """
     p = np.asarray(p_win, dtype=float)
+    q = 1.0 - p - np.asarray(p_push, dtype=float)
     b = american_to_decimal(odds) - 1.0
-    full = (b * p - (1.0 - p)) / b
+    full = (b * p - q) / b
     return np.clip(full * fraction, 0.0, cap)

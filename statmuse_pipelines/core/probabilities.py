@@ -63,20 +63,30 @@ class ProbabilityModel:
 
 
 def with_lines(rows: pl.DataFrame, market_lines: pl.DataFrame | None, market: str) -> pl.DataFrame:
-    """Each row with its line: the real consensus line when there is one, else a proxy."""
+    """Each row with its line: a real consensus record, taken whole, where there is one with a
+    line, both reference prices and a market P(over); else a labelled proxy record, whole too
+    (never a real line with a proxy's price)."""
     proxy = proxy_lines(rows, market).drop("market")
     if market_lines is None or market_lines.height == 0:
         real = proxy.clear()
     else:
-        real = market_lines.filter(pl.col("market") == market).select(
-            "game_date", "player_id", *LINE_FIELDS
-        )
+        real = market_lines.filter(
+            (pl.col("market") == market)
+            & pl.col("consensus_line").is_not_null()
+            & pl.col("ref_over_odds").is_not_null()
+            & pl.col("ref_under_odds").is_not_null()
+            & pl.col("market_p_over").is_not_null()
+        ).select("game_date", "player_id", *LINE_FIELDS)
     joined = rows.join(real, on=["game_date", "player_id"], how="left")
+    has_real = pl.col("line_kind").is_not_null()
     return (
         joined.join(proxy, on=["game_date", "player_id"], how="left", suffix="_proxy")
         .select(
             *rows.columns,
-            *(pl.coalesce(pl.col(c), pl.col(f"{c}_proxy")).alias(c) for c in LINE_FIELDS),
+            *(
+                pl.when(has_real).then(pl.col(c)).otherwise(pl.col(f"{c}_proxy")).alias(c)
+                for c in LINE_FIELDS
+            ),
         )
         .rename({"consensus_line": "line"})
     )
@@ -143,28 +153,69 @@ def calibration_metrics(scored: pl.DataFrame, split: str) -> list[dict]:
     return out
 
 
+def paired_interval(
+    ours_loss: np.ndarray, market_loss: np.ndarray, days: np.ndarray, seed: int = 7,
+    resamples: int = 1000,
+) -> tuple[float, float, float]:  # fmt: skip
+    """Mean of (ours - market) per row and its 95% bootstrap interval, resampling whole game
+    dates (rows of one date share a slate and are not independent)."""
+    diff = np.asarray(ours_loss, float) - np.asarray(market_loss, float)
+    _, inverse = np.unique(np.asarray(days), return_inverse=True)
+    sums = np.bincount(inverse, weights=diff)
+    counts = np.bincount(inverse).astype(float)
+    rng = np.random.default_rng(seed)
+    pick = rng.integers(0, len(sums), size=(resamples, len(sums)))
+    boot = sums[pick].sum(axis=1) / counts[pick].sum(axis=1)
+    return float(diff.mean()), float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))
+
+
 def market_comparison(scored: pl.DataFrame, kind: str = "real") -> dict[str, float]:
-    """On rows with a line of `kind` and a decided result: ours against the line's probability
-    (the de-vigged market for real lines; the naive book's for proxies) and the line as a
-    prediction."""
+    """On rows with a line of `kind` and a decided result: our final P(over) against the line's
+    probability (the de-vigged market for real lines; the naive book's for proxies), with paired
+    day-bootstrap intervals of the differences (negative = ours better); our raw P(over); the
+    line as a prediction; and the share of props the served rule bets."""
     real = scored.filter((pl.col("line_kind") == kind) & pl.col("went_over").is_not_null())
     if real.height == 0:
         return {"rows": 0}
     y = real["went_over"].to_numpy().astype(float)
-    ours = probability_metrics(real["p_over_cond"].to_numpy(), y)
-    market = probability_metrics(real["market_p_over"].to_numpy(), y)
+    p_ours, p_market = real["p_over_cond"].to_numpy(), real["market_p_over"].to_numpy()
+    ours = probability_metrics(p_ours, y)
+    market = probability_metrics(p_market, y)
+    raw = probability_metrics(real["p_over_raw"].to_numpy(), y)
+    days = real["game_date"].to_numpy()
+    brier = paired_interval((p_ours - y) ** 2, (p_market - y) ** 2, days)
+    pe, me = np.clip(p_ours, 1e-6, 1 - 1e-6), np.clip(p_market, 1e-6, 1 - 1e-6)
+    ll_ours = -(y * np.log(pe) + (1 - y) * np.log(1 - pe))
+    ll_market = -(y * np.log(me) + (1 - y) * np.log(1 - me))
+    logloss = paired_interval(ll_ours, ll_market, days)
     every = scored.filter(pl.col("line_kind") == kind)
+    recommended = (
+        float((every["recommendation"] != "PASS").mean())
+        if "recommendation" in every.columns
+        else math.nan
+    )
     return {
         "rows": real.height,
+        "first_date": str(real["game_date"].min()),
+        "last_date": str(real["game_date"].max()),
         "ours_brier": ours["brier"],
         "market_brier": market["brier"],
+        "brier_diff": brier[0],
+        "brier_diff_low": brier[1],
+        "brier_diff_high": brier[2],
         "ours_log_loss": ours["log_loss"],
         "market_log_loss": market["log_loss"],
+        "log_loss_diff": logloss[0],
+        "log_loss_diff_low": logloss[1],
+        "log_loss_diff_high": logloss[2],
         "ours_ece": ours["ece"],
         "market_ece": market["ece"],
+        "raw_brier": raw["brier"],
+        "raw_log_loss": raw["log_loss"],
         "mae_rows": every.height,
         "ours_mae": float((every["mu"] - every["target"]).abs().mean()),
         "line_mae": float((every["line"] - every["target"]).abs().mean()),
+        "recommended_share": recommended,
     }
 
 

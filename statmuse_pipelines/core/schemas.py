@@ -310,7 +310,7 @@ CALIBRATION_METRICS = Table(
 
 BACKTEST_RESULTS = Table(
     name="backtest_results",
-    doc="Test-period betting simulations, per stat x strategy x staking x price rule x line kind.",
+    doc="Walk-forward betting simulations, per stat x strategy x staking x price rule x line kind.",
     key=("stat", "model_version", "line_kind", "strategy", "staking", "price_rule"),
     columns=(
         Column("stat", pl.String(), "stat target"),
@@ -319,15 +319,19 @@ BACKTEST_RESULTS = Table(
         Column(
             "strategy",
             pl.String(),
+            "served (the headline: the rule the slate serves, set in advance); exploratory: "
             "ev_positive, confidence_60, confidence_70, line_below_season_avg",
         ),
+        Column("headline", pl.Boolean(), "the served rule at the reference price"),
         Column(
-            "staking", pl.String(), "flat (1 unit) or kelly (quarter Kelly, cap 5% of bankroll)"
+            "staking",
+            pl.String(),
+            "flat (1 unit) or kelly (quarter Kelly, cap 2% of bankroll a bet, 10% a day)",
         ),
         Column(
             "price_rule",
             pl.String(),
-            "reference (one book at the consensus line) or best (best price)",
+            "reference (one book at the consensus line) or best (best price: an upper bound)",
         ),
         Column("bets", pl.Int64(), "bets placed"),
         Column("wins", pl.Int64(), "bets won"),
@@ -383,22 +387,94 @@ BACKTEST_BETS = Table(
 
 MARKET_COMPARISON = Table(
     name="market_comparison",
-    doc="Ours against the line on the same test rows: the market for real lines, labelled proxies.",
+    doc="Our walk-forward P(over) against the line on the same rows: the de-vigged market for real "
+    "lines, a naive last-10-games book for labelled proxies (never a market test).",
     key=("stat", "model_version", "line_kind"),
     columns=(
         Column("stat", pl.String(), "stat target"),
-        Column("model_version", pl.String(), "model version"),
+        Column("model_version", pl.String(), "model version whose settings were refit"),
         Column("line_kind", pl.String(), "real (market) or proxy (a naive last-10-games book)"),
-        Column("rows", pl.Int64(), "rows with a real line and a decided over/under"),
-        Column("ours_brier", pl.Float64(), "Brier score of our calibrated P(over)"),
+        Column("rows", pl.Int64(), "rows with a line of this kind and a decided over/under"),
+        Column("first_date", pl.String(), "first game date of those rows"),
+        Column("last_date", pl.String(), "last game date of those rows"),
+        Column("ours_brier", pl.Float64(), "Brier score of our final (market-aware) P(over)"),
         Column("market_brier", pl.Float64(), "Brier score of the de-vigged market P(over)"),
-        Column("ours_log_loss", pl.Float64(), "log loss of our P(over)"),
+        Column("brier_diff", pl.Float64(), "ours - market (negative: ours better)"),
+        Column("brier_diff_low", pl.Float64(), "2.5% of the paired bootstrap over game dates"),
+        Column("brier_diff_high", pl.Float64(), "97.5% of the paired bootstrap over game dates"),
+        Column("ours_log_loss", pl.Float64(), "log loss of our final P(over)"),
         Column("market_log_loss", pl.Float64(), "log loss of the market's P(over)"),
-        Column("ours_ece", pl.Float64(), "ECE of our P(over)"),
+        Column("log_loss_diff", pl.Float64(), "ours - market (negative: ours better)"),
+        Column("log_loss_diff_low", pl.Float64(), "2.5% of the paired bootstrap over game dates"),
+        Column("log_loss_diff_high", pl.Float64(), "97.5% of the paired bootstrap"),
+        Column("ours_ece", pl.Float64(), "ECE of our final P(over)"),
         Column("market_ece", pl.Float64(), "ECE of the market's P(over)"),
-        Column("mae_rows", pl.Int64(), "rows with a real line (pushes included)"),
-        Column("ours_mae", pl.Float64(), "MAE of our mean prediction"),
+        Column("raw_brier", pl.Float64(), "Brier score of our own P(over), before the blend"),
+        Column("raw_log_loss", pl.Float64(), "log loss of our model's own P(over)"),
+        Column("mae_rows", pl.Int64(), "rows with a line of this kind (pushes included)"),
+        Column("ours_mae", pl.Float64(), "MAE of our walk-forward mean prediction"),
         Column("line_mae", pl.Float64(), "MAE of the consensus line as a prediction"),
+        Column("recommended_share", pl.Float64(), "share of these props the served rule bets"),
+    ),
+)
+
+WALK_FORWARD_PREDICTIONS = Table(
+    name="walk_forward_predictions",
+    doc="Every row the walk-forward evaluation scores: a prediction made by a fit that saw only "
+    "games before its date, at the pregame line, with the market and the result.",
+    key=("stat", "game_date", "player_id"),
+    columns=(
+        Column("game_date", pl.Date(), "game date"),
+        Column("player_id", pl.Int64(), "NBA.com player id"),
+        Column("player_name", pl.String(), "player name (NBA.com spelling)"),
+        Column("stat", pl.String(), "stat target"),
+        Column("line", pl.Float64(), "the consensus (real) or proxy line"),
+        Column("line_kind", pl.String(), "real (sportsbook) or proxy (labelled naive book)"),
+        Column("reference_book", pl.String(), "the book whose price is used"),
+        Column("ref_over_odds", pl.Float64(), "reference book's over price (American)"),
+        Column("ref_under_odds", pl.Float64(), "reference book's under price (American)"),
+        Column("best_over_odds", pl.Float64(), "best over price across books (an upper bound)"),
+        Column("best_under_odds", pl.Float64(), "best under price across books"),
+        Column("mean", pl.Float64(), "our predicted mean"),
+        Column("p_over_raw", pl.Float64(), "our own P(over | no push), before the blend"),
+        Column("p_over", pl.Float64(), "final P(over): market-aware on real lines (pushes apart)"),
+        Column("p_under", pl.Float64(), "final P(under)"),
+        Column("p_push", pl.Float64(), "P(push) from our distribution (0 on .5 lines)"),
+        Column("p_over_cond", pl.Float64(), "final P(over | no push): what the metrics score"),
+        Column("market_p_over", pl.Float64(), "de-vigged market P(over) (naive book's on proxies)"),
+        Column("outcome", pl.Float64(), "the actual stat"),
+        Column("went_over", pl.Int64(), "1 over, 0 under, null push"),
+        Column("recommendation", pl.String(), "OVER, UNDER or PASS by the served rule"),
+        Column("edge", pl.Float64(), "final P of the side minus the market's (0 on PASS)"),
+        Column("stake", pl.Float64(), "fractional Kelly share of the bankroll (day-capped)"),
+        Column("model_version", pl.String(), "the version whose settings were refit"),
+        Column("fit_end", pl.Date(), "the last game date the model's fit saw"),
+        Column("fold_start", pl.Date(), "the first date of the refit interval"),
+        Column("distribution", pl.String(), "count distribution family of the interval"),
+        Column("blend_active", pl.Boolean(), "the blend measured an edge (else: the market's P)"),
+        Column("blend_fit_end", pl.Date(), "the last game date the blend's fit saw"),
+    ),
+)
+
+MARKET_BLEND = Table(
+    name="market_blend",
+    doc="The market-aware blend fitted for each game date of the walk-forward: whether and how "
+    "much our model adds to the de-vigged market.",
+    key=("stat", "model_version", "game_date"),
+    columns=(
+        Column("stat", pl.String(), "stat target"),
+        Column("model_version", pl.String(), "model version"),
+        Column("game_date", pl.Date(), "the date the blend scores"),
+        Column("active", pl.Boolean(), "used (beat the market on its held-out rows) or not"),
+        Column("intercept", pl.Float64(), "a: over/under bias on the logit scale"),
+        Column("market_weight", pl.Float64(), "1 + b: weight of logit(market P)"),
+        Column("ours_weight", pl.Float64(), "c: weight of logit(ours) - logit(market)"),
+        Column("rows", pl.Int64(), "real-line rows before the date it was fit on"),
+        Column("fit_end", pl.Date(), "the last game date of those rows"),
+        Column("holdout_rows", pl.Int64(), "newest rows held out to check it"),
+        Column("holdout_log_loss_blend", pl.Float64(), "the blend's log loss on them"),
+        Column("holdout_log_loss_market", pl.Float64(), "the market's log loss on them"),
+        Column("reason", pl.String(), "why it is or is not used"),
     ),
 )
 
@@ -409,6 +485,8 @@ for _t in (
     BACKTEST_RESULTS,
     BACKTEST_BETS,
     MARKET_COMPARISON,
+    WALK_FORWARD_PREDICTIONS,
+    MARKET_BLEND,
 ):
     TABLES[_t.name] = _t
 

@@ -36,6 +36,7 @@ def rows() -> pl.DataFrame:
             "best_under_odds": [-105.0] * 4,
             "season_avg": [22.0, 12.0, 14.0, 7.0],
             "season_games": [20, 20, 2, 20],
+            "recommendation": ["OVER", "PASS", "PASS", "UNDER"],
         }
     )
 
@@ -67,11 +68,12 @@ def test_ev_strategy_at_the_best_price():
 def test_kelly_stakes_use_the_bankroll_at_the_start_of_each_day():
     bets = simulate(rows(), BY_NAME["confidence_60"], "reference", "kelly")
     b = 100 / 110
-    kelly = lambda p: min(max((b * p - (1 - p)) / b * 0.25, 0.0), 0.05)  # noqa: E731
+    # a quarter of full Kelly, capped at 2% of the bankroll; a push is neither a win nor a loss
+    kelly = lambda p, push=0.0: min(max((b * p - (1 - p - push)) / b * 0.25, 0.0), 0.02)  # noqa: E731
     day1 = [kelly(0.75) * 100, kelly(0.70) * 100]
     assert bets["stake"].to_list()[:2] == pytest.approx(day1)
     bankroll_after_day1 = 100 + sum(s * b for s in day1)
-    assert bets["stake"][2] == pytest.approx(kelly(0.62) * bankroll_after_day1)
+    assert bets["stake"][2] == pytest.approx(kelly(0.62, 0.10) * bankroll_after_day1)
     assert bets["bankroll_after"][2] == pytest.approx(bankroll_after_day1)  # a push
 
 
@@ -100,6 +102,7 @@ def test_drawdown_sharpe_and_bootstrap_interval():
             "best_under_odds": [-110.0] * n,
             "season_avg": [10.0] * n,
             "season_games": [10] * n,
+            "recommendation": ["PASS"] * n,
         }
     )
     s = summarize_bets(simulate(frame, BY_NAME["confidence_60"], "reference", "flat"))
@@ -111,6 +114,14 @@ def test_drawdown_sharpe_and_bootstrap_interval():
     assert results.height == len(STRATEGIES) * 2 * 2
     # no row reaches 0.70, and no season average is above the line: only two strategies bet
     assert set(bets["strategy"]) == {"ev_positive", "confidence_60"}
+
+
+def test_the_served_rule_bets_what_was_recommended_and_caps_a_day():
+    bets = simulate(rows(), BY_NAME["served"], "reference", "flat")
+    assert bets["player_id"].to_list() == [1, 4] and bets["side"].to_list() == ["OVER", "UNDER"]
+    many = pl.concat([rows().head(1).with_columns(player_id=pl.lit(i)) for i in range(20)])
+    kelly = simulate(many, BY_NAME["served"], "reference", "kelly")
+    assert kelly["stake"].sum() == pytest.approx(10.0)  # 20 bets at 2% each, capped at 10% a day
 
 
 def test_no_bets_is_a_summary_too():

@@ -218,3 +218,45 @@ def test_implied_to_american_inverts_the_implied_probability():
     np.testing.assert_allclose(implied_to_american([110 / 210, 0.4, 0.5]), [-110, 150, -100])
     with pytest.raises(ValueError, match="in \\(0, 1\\)"):
         implied_to_american([1.2])
+
+
+def test_pregame_is_the_same_in_any_row_order_and_keeps_the_main_line():
+    # one book's ladder at its last snapshot: the main line is the pair nearest even odds
+    ladder = [
+        {"bookmaker": "fanduel", "line": 23.5, "over_odds": -190.0, "under_odds": 150.0},
+        {"bookmaker": "fanduel", "line": 25.5, "over_odds": -112.0, "under_odds": -108.0},
+        {"bookmaker": "fanduel", "line": 27.5, "over_odds": 145.0, "under_odds": -185.0},
+        {"bookmaker": "draftkings", "line": 24.5, "over_odds": -110.0, "under_odds": -110.0},
+        {"bookmaker": "draftkings", "line": 25.5, "over_odds": -110.0, "under_odds": -110.0},
+        {"bookmaker": "betmgm", "line": 25.5, "over_odds": None, "under_odds": -110.0},
+    ]
+    q = quotes(rows=ladder)
+    kept = pregame(q).sort("bookmaker")
+    # the betmgm quote has no over price: dropped; draftkings' tie goes to the lower line
+    assert kept["bookmaker"].to_list() == ["draftkings", "fanduel"]
+    assert kept["line"].to_list() == [24.5, 25.5]
+    for seed in range(5):
+        shuffled = pregame(q.sample(fraction=1.0, shuffle=True, seed=seed)).sort("bookmaker")
+        assert shuffled.equals(kept)
+
+
+def test_consensus_drops_off_market_quotes_from_the_prices():
+    q = quotes(
+        rows=[
+            {"bookmaker": "fanduel", "line": 25.5, "over_odds": -110.0, "under_odds": -110.0},
+            {"bookmaker": "draftkings", "line": 25.5, "over_odds": -105.0, "under_odds": -115.0},
+            {"bookmaker": "bovada", "line": 25.5, "over_odds": -112.0, "under_odds": -108.0},
+            # a stale quote: its over at +160 would be "the best price" by far
+            {"bookmaker": "betrivers", "line": 25.5, "over_odds": 160.0, "under_odds": -210.0},
+        ]
+    )
+    games = pl.DataFrame(
+        {
+            "team_id": [1610612743],
+            "player_id": [203999],
+            "player_name": ["Nikola Jokic"],
+            "game_date": [date(2024, 3, 2)],
+        }
+    )
+    row = consensus(q, match_players(q, games)).row(0, named=True)
+    assert row["best_over_book"] == "draftkings" and row["books_at_line"] == 3
