@@ -249,7 +249,10 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     print(
         f"statmuse backfill: {settings.source} source, {start}..{end}; writing to {settings.home}"
     )
-    report = run_pipeline(settings, start, end, training=_training_options(args), stats=stats)
+    report = run_pipeline(
+        settings, start, end, training=_training_options(args), stats=stats,
+        walk_forward=_walk_forward_options(args),
+    )  # fmt: skip
     summarize(settings, report)
     return _finish(report)
 
@@ -277,6 +280,16 @@ def _training_options(args: argparse.Namespace) -> dict:
         "max_players": args.max_players,
         "pooled_trials": args.trials,
         "player_trials": args.player_trials,
+    }
+    return {k: v for k, v in options.items() if v is not None}
+
+
+def _walk_forward_options(args: argparse.Namespace) -> dict:
+    """The walk-forward period and refit interval given on the command line."""
+    options = {
+        "start": args.eval_start,
+        "end": args.eval_end,
+        "refit_months": args.refit_months,
     }
     return {k: v for k, v in options.items() if v is not None}
 
@@ -375,22 +388,26 @@ def cmd_models_rollback(args: argparse.Namespace) -> int:
 
 
 REPORT_SQL = """
-WITH comp AS (
-    SELECT * FROM market_comparison
-    QUALIFY row_number() OVER (
-        PARTITION BY stat ORDER BY line_kind = 'real' DESC, model_version) = 1
-), best AS (
-    SELECT b.* FROM backtest_results b JOIN comp c
-        ON b.stat = c.stat AND b.model_version = c.model_version AND b.line_kind = c.line_kind
-    WHERE b.bets >= 30
-    QUALIFY row_number() OVER (PARTITION BY b.stat ORDER BY b.roi DESC) = 1
+WITH production AS (
+    SELECT stat, any_value(version) AS model_version FROM model_registry
+    WHERE stage = 'production' GROUP BY stat
 )
-SELECT c.stat, c.line_kind, c.rows, c.mae_rows, c.ours_mae, c.line_mae, c.ours_brier,
-       c.market_brier, c.ours_log_loss, c.market_log_loss, best.strategy, best.staking,
-       best.price_rule, best.roi, best.roi_low, best.roi_high, best.bets, c.model_version
-FROM comp c LEFT JOIN best USING (stat)
-ORDER BY c.stat
+SELECT c.*, h.bets, h.roi, h.roi_low, h.roi_high, f.bets AS flat_bets, f.roi AS flat_roi,
+       f.roi_low AS flat_roi_low, f.roi_high AS flat_roi_high
+FROM market_comparison c
+JOIN production p USING (stat, model_version)
+LEFT JOIN backtest_results h ON h.stat = c.stat AND h.model_version = c.model_version
+    AND h.line_kind = c.line_kind AND h.headline AND h.staking = 'kelly'
+LEFT JOIN backtest_results f ON f.stat = c.stat AND f.model_version = c.model_version
+    AND f.line_kind = c.line_kind AND f.headline AND f.staking = 'flat'
+ORDER BY c.line_kind = 'real' DESC, c.line_kind, c.stat
 """
+
+
+def _ci(value, low, high, fmt: str) -> str:
+    if value is None:
+        return "-"
+    return f"{value:{fmt}} [{low:{fmt}}, {high:{fmt}}]"
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -406,30 +423,49 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def report_table(warehouse, echo=print) -> None:
-    """The test-period comparison with the line and the market, per stat."""
+    """Per stat and line kind, the production version's walk-forward rows: ours vs the market,
+    and the served rule's bets."""
     table = warehouse.query(REPORT_SQL)
-    echo("test period, same rows for us and the line (real = sportsbook lines; proxy = labelled")
-    echo("synthetic lines from a naive book that prices the last 10 games only): MAE of our mean")
-    echo("vs the line, Brier and log loss of P(over) vs the de-vigged market, and the best")
-    echo("strategy's ROI")
+    if table.height == 0:
+        echo("no walk-forward evaluation of a production model yet")
+        return
+    echo("walk-forward: every prediction from a fit of earlier games only, at pregame lines")
+    echo("(real = sportsbook lines, a market test; proxy = labelled lines of a naive book that")
+    echo("prices the last 10 games, never a market test). ours = the final market-aware P(over);")
     echo(
-        f"  {'stat':<8}{'lines':<7}{'rows':>7}{'MAE':>7}{'line':>7}{'Brier':>8}{'market':>8}"
-        f"{'logloss':>9}{'market':>8}  {'best strategy':<34}{'ROI [95% CI]':>24}{'bets':>7}"
+        "diff = ours - market with a 95% interval (bootstrap over game dates; below 0: ours better)"
+    )
+    echo(
+        f"  {'stat':<8}{'lines':<7}{'rows':>7}  {'period':<22}{'Brier':>7}{'market':>8}"
+        f"  {'diff [95% CI]':<28}{'logloss':>8}{'market':>8}  {'diff [95% CI]':<28}"
+        f"{'raw Brier':>9}{'MAE':>7}{'line':>6}"
     )
     for r in table.iter_rows(named=True):
-        strategy = (
-            f"{r['strategy']}/{r['staking']}/{r['price_rule']}" if r["strategy"] else "(< 30 bets)"
-        )
-        roi = (
-            f"{r['roi']:+.1%} [{r['roi_low']:+.1%}, {r['roi_high']:+.1%}]"
-            if r["roi"] is not None
-            else "-"
-        )
+        period = f"{r['first_date']}..{r['last_date']}"
+        brier = _ci(r["brier_diff"], r["brier_diff_low"], r["brier_diff_high"], "+.4f")
+        logloss = _ci(r["log_loss_diff"], r["log_loss_diff_low"], r["log_loss_diff_high"], "+.4f")
         echo(
-            f"  {r['stat']:<8}{r['line_kind']:<7}{r['rows']:>7,}{r['ours_mae']:>7.2f}"
-            f"{r['line_mae']:>7.2f}{r['ours_brier']:>8.4f}{r['market_brier']:>8.4f}"
-            f"{r['ours_log_loss']:>9.4f}{r['market_log_loss']:>8.4f}  {strategy:<34}{roi:>24}"
-            f"{r['bets'] or 0:>7,}"
+            f"  {r['stat']:<8}{r['line_kind']:<7}{r['rows']:>7,}  {period:<22}"
+            f"{r['ours_brier']:>7.4f}{r['market_brier']:>8.4f}"
+            f"  {brier:<28}"
+            f"{r['ours_log_loss']:>8.4f}{r['market_log_loss']:>8.4f}"
+            f"  {logloss:<28}"
+            f"{r['raw_brier']:>9.4f}{r['ours_mae']:>7.2f}{r['line_mae']:>6.2f}"
+        )
+    echo("the served rule (the headline, fixed in advance: final P beats the market's by 0.03 at")
+    echo("a price above break-even, reference book; real lines only): share of props bet, ROI")
+    echo("with a 95% bootstrap interval, flat 1-unit stakes and quarter Kelly (2%/bet, 10%/day)")
+    echo(
+        f"  {'stat':<8}{'lines':<7}{'props':>7}{'bet':>7}{'bets':>7}  {'flat ROI [95% CI]':<28}"
+        f"{'Kelly ROI [95% CI]':<28}{'version'}"
+    )
+    for r in table.iter_rows(named=True):
+        share = r["recommended_share"] if r["recommended_share"] is not None else 0.0
+        echo(
+            f"  {r['stat']:<8}{r['line_kind']:<7}{r['mae_rows']:>7,}{share:>7.1%}"
+            f"{r['flat_bets'] or 0:>7,}  "
+            f"{_ci(r['flat_roi'], r['flat_roi_low'], r['flat_roi_high'], '+.1%'):<28}"
+            f"{_ci(r['roi'], r['roi_low'], r['roi_high'], '+.1%'):<28}{r['model_version']}"
         )
 
 
@@ -437,7 +473,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     settings = _settings(args, STATMUSE_HOME=args.home, STATMUSE_LINES=args.lines)
     stats = _stats(args.stat)
     print(f"statmuse evaluate: {', '.join(stats)} with {settings.lines} lines")
-    report = run_evaluation(settings, stats)
+    report = run_evaluation(settings, stats, walk_forward=_walk_forward_options(args))
     if report.failed is None:
         from statmuse_pipelines.resources.warehouse import WarehouseResource
 
@@ -504,6 +540,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     training_options(backfill)
 
+    def walk_forward_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--eval-start",
+            help="first date of the walk-forward evaluation (default: the start of the latest "
+            "season with real lines)",
+        )
+        p.add_argument("--eval-end", help="last date evaluated (default: the last with results)")
+        p.add_argument("--refit-months", type=int, help="months between walk-forward refits (1)")
+
+    walk_forward_options(backfill)
+
     train = sub.add_parser("train", help="train, measure and gate models from stored datasets")
     train.add_argument("--stat", action="append", help="a stat target (repeatable; default all)")
     train.add_argument("--small", action="store_true", help="the demo's small settings")
@@ -522,6 +569,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--stat", action="append", help="a stat target (repeatable; default all)")
     evaluate.add_argument("--lines", help="a file/folder of sportsbook lines, or proxy")
     evaluate.add_argument("--home", help="data root (default $STATMUSE_HOME or ./data)")
+    walk_forward_options(evaluate)
     evaluate.set_defaults(func=cmd_evaluate)
 
     report = sub.add_parser("report", help="print the comparison with the lines and the market")

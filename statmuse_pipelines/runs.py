@@ -191,9 +191,10 @@ def _models(
 
 def _evaluate(
     settings: Settings, defs, instance, stats: Sequence[str], report: RunReport, step: int,
-    steps: int, echo: Echo,
+    steps: int, echo: Echo, walk_forward: dict | None = None,
 ) -> None:  # fmt: skip
-    """Match the lines once, then calibrate and backtest each stat that has a production model."""
+    """Match the lines once, then calibrate, evaluate walk-forward (`walk_forward`: its config)
+    and backtest each stat that has a production model."""
     from statmuse_pipelines.resources.models import ModelRegistry, ModelStoreResource
     from statmuse_pipelines.resources.warehouse import WarehouseResource
 
@@ -222,19 +223,22 @@ def _evaluate(
             echo(f"[{step + i}/{steps}] evaluate {stat:<8} skipped: no production model")
             continue
         t0 = time.monotonic()
+        config = {**QUIET, "ops": {"walk_forward_predictions": {"config": walk_forward or {}}}}
         result = job.execute_in_process(
             instance=instance,
             partition_key=stat,
             tags={"statmuse/cli": "evaluate"},
-            run_config=QUIET,
+            run_config=config,
             raise_on_error=False,
         )
         report.runs.append(result.run_id)
         collect_checks(result, report)
         status = "ok" if result.success else "FAILED"
+        mats = result.asset_materializations_for_node("walk_forward_predictions")
+        period = f" {mats[0].metadata['period'].value}" if mats else ""
         echo(
-            f"[{step + i}/{steps}] evaluate {stat:<8} calibrated, backtested  "
-            f"{time.monotonic() - t0:5.1f}s  {status}  (run {result.run_id[:8]})"
+            f"[{step + i}/{steps}] evaluate {stat:<8} calibrated, walk-forward{period}, "
+            f"backtested  {time.monotonic() - t0:5.1f}s  {status}  (run {result.run_id[:8]})"
         )
         if not result.success:
             report.failed = failure_message(result)
@@ -249,6 +253,7 @@ def run_pipeline(
     echo: Echo = print,
     live_until: date | None = None,
     stats: list[str] | None = None,
+    walk_forward: dict | None = None,
 ) -> RunReport:
     """Every stage for start..end: game days by season, then datasets, models per stat, lines,
     calibration and backtests; then, with `live_until`, the days after `end` one at a time
@@ -303,7 +308,7 @@ def run_pipeline(
                     training or {}, report, len(chunks) + 2, steps, echo)  # fmt: skip
         if report.failed is None:
             _evaluate(settings, defs, instance, stats, report,
-                      len(chunks) + 2 + len(stats), steps, echo)  # fmt: skip
+                      len(chunks) + 2 + len(stats), steps, echo, walk_forward)  # fmt: skip
         if report.failed is None and live_until is not None:
             echo(f"daily operations, {end + timedelta(days=1)}..{live_until}:")
             live_days(settings, defs, instance, end + timedelta(days=1), live_until, report, echo)
@@ -391,8 +396,11 @@ def run_datasets(settings: Settings, echo: Echo = print) -> RunReport:
     return report
 
 
-def run_evaluation(settings: Settings, stats: Sequence[str], echo: Echo = print) -> RunReport:
-    """Match lines, then calibrate and backtest the production models of `stats`."""
+def run_evaluation(
+    settings: Settings, stats: Sequence[str], echo: Echo = print, walk_forward: dict | None = None
+) -> RunReport:
+    """Match lines, then calibrate, evaluate walk-forward and backtest the production models of
+    `stats` (`walk_forward`: the walk_forward_predictions config, e.g. its period)."""
     import dagster as dg
 
     from statmuse_pipelines.definitions import build_definitions
@@ -402,7 +410,7 @@ def run_evaluation(settings: Settings, stats: Sequence[str], echo: Echo = print)
     report = RunReport()
     began = time.monotonic()
     with dg.DagsterInstance.get() as instance:
-        _evaluate(settings, defs, instance, stats, report, 1, 1 + len(stats), echo)
+        _evaluate(settings, defs, instance, stats, report, 1, 1 + len(stats), echo, walk_forward)
     report.seconds = time.monotonic() - began
     return report
 

@@ -134,7 +134,7 @@ def walk_forward_predictions(
     folder = lake.table_dir("walk_forward") / stat
     folder.mkdir(parents=True, exist_ok=True)
     keep = [*table.columns, "mu", "target", "target_season_mean", "season_games"]
-    scored.select(dict.fromkeys(keep)).write_parquet(folder / f"{version}.parquet")
+    scored.select(list(dict.fromkeys(keep))).write_parquet(folder / f"{version}.parquet")
     (folder / "latest.json").write_text(json.dumps({"model_version": version}))
     # what serves the next day: the spread and the blend fit on every row scored so far
     serving = {"distribution": latest_distribution(scored), "blend": latest_blend(scored, settings)}
@@ -144,10 +144,10 @@ def walk_forward_predictions(
         {**serving, "settings": settings},
         model_store.version_dir(stat, version) / "walk_forward.joblib",
     )
-    blend_rows = pl.DataFrame(blends).with_columns(
+    blend_rows = pl.DataFrame(blends, infer_schema_length=None).with_columns(
         stat=pl.lit(stat), model_version=pl.lit(version),
         game_date=pl.col("game_date").str.to_date(),
-        fit_end=pl.col("fit_end").str.to_date(),
+        fit_end=pl.col("fit_end").cast(pl.String).str.to_date(),
         intercept=pl.col("intercept").cast(pl.Float64),
         market_weight=pl.col("market_weight").cast(pl.Float64),
         ours_weight=pl.col("ours_weight").cast(pl.Float64),

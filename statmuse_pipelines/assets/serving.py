@@ -12,6 +12,7 @@ from statmuse_pipelines.assets.features import player_features
 from statmuse_pipelines.assets.lines import read_market_lines
 from statmuse_pipelines.core.datasets import TARGETS
 from statmuse_pipelines.core.features import build_features, history_start, team_history_start
+from statmuse_pipelines.core.market_blend import cap_daily
 from statmuse_pipelines.core.schemas import PLAYER_GAME_STATS, PREDICTIONS
 from statmuse_pipelines.core.serving import predict_stat, slate_candidates
 from statmuse_pipelines.partitions import daily_partitions, partition_days
@@ -82,14 +83,20 @@ def predict_day(
             # the production fit has seen this day's games: its predictions would be hindsight
             skipped[stat] = f"production model trained through {trained_through}"
             continue
-        probability_path = store.version_dir(stat, version) / "probability.joblib"
-        if not probability_path.exists():
-            skipped[stat] = f"{version} is not calibrated yet"
+        walk_forward_path = store.version_dir(stat, version) / "walk_forward.joblib"
+        if not walk_forward_path.exists():
+            skipped[stat] = f"{version} has no walk-forward evaluation yet"
             continue
         model = store.load(stat, version, "production")
-        probability = joblib.load(probability_path)
-        out.append(predict_stat(features, stat, model, probability, day_lines))
+        walk_forward = joblib.load(walk_forward_path)
+        out.append(predict_stat(features, stat, model, walk_forward, day_lines))
+        day_cap = walk_forward["settings"].rule.day_cap
     rows = pl.concat(out) if out else pl.DataFrame(schema=PREDICTIONS.schema)
+    if rows.height:
+        # the day's stakes together stay within the rule's daily cap
+        rows = rows.with_columns(
+            kelly_stake=pl.Series(cap_daily(rows["kelly_stake"].to_numpy(), None, day_cap))
+        )
     created = datetime.now(UTC).replace(microsecond=0).isoformat()
     rows = rows.with_columns(created_at=pl.lit(created))
     log(f"{day}: {slate.height} games, {targets.height} players, {rows.height} predictions")
@@ -104,7 +111,7 @@ def predict_day(
     pool="duckdb",
     deps=[
         player_features,
-        dg.AssetDep("calibrators", partition_mapping=dg.AllPartitionMapping()),
+        dg.AssetDep("walk_forward_predictions", partition_mapping=dg.AllPartitionMapping()),
         "market_lines",
     ],
 )

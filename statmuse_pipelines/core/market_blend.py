@@ -221,10 +221,11 @@ def recommend(
     return rec, edge, np.nan_to_num(stake)
 
 
-def cap_daily(stake: np.ndarray, days: np.ndarray, cap: float) -> np.ndarray:
-    """Scale each day's stakes down so that they sum to at most `cap` of the bankroll."""
+def cap_daily(stake: np.ndarray, days: np.ndarray | None, cap: float) -> np.ndarray:
+    """Scale each day's stakes down so that they sum to at most `cap` of the bankroll
+    (`days` None: all stakes are one day's)."""
     stake = np.asarray(stake, dtype=float).copy()
-    days = np.asarray(days)
+    days = np.zeros(len(stake)) if days is None else np.asarray(days)
     for d in np.unique(days):
         idx = days == d
         total = stake[idx].sum()

@@ -516,18 +516,26 @@ PREDICTIONS = Table(
         Column("book", pl.String(), "the book whose price is used ('proxy' for proxies)"),
         Column("over_odds", pl.Float64(), "American odds of the over"),
         Column("under_odds", pl.Float64(), "American odds of the under"),
-        Column("p_over", pl.Float64(), "calibrated probability the stat goes over the line"),
-        Column("p_under", pl.Float64(), "calibrated probability it stays under"),
+        Column("market_p_over", pl.Float64(), "de-vigged market P(over) (naive book's on proxies)"),
+        Column("p_over", pl.Float64(), "final P(over): market-aware on real lines, ours on proxy"),
+        Column("p_under", pl.Float64(), "final probability it stays under"),
         Column("p_push", pl.Float64(), "probability it lands on a whole-number line"),
         Column("ev_over", pl.Float64(), "expected profit per unit staked on the over"),
         Column("ev_under", pl.Float64(), "expected profit per unit staked on the under"),
-        Column("recommendation", pl.String(), "OVER, UNDER or PASS (edge > 0.03 and P >= 0.5)"),
+        Column(
+            "recommendation",
+            pl.String(),
+            "OVER or UNDER where the final P beats the market's by the margin (0.03) at a price "
+            "above break-even, on real lines only; else PASS",
+        ),
         Column(
             "confidence", pl.Float64(), "probability of the recommended side (PASS: the larger)"
         ),
-        Column("kelly_stake", pl.Float64(), "quarter-Kelly stake as a share of bankroll, cap 5%"),
-        Column("distribution", pl.String(), "count distribution family"),
-        Column("calibrator", pl.String(), "P(over) calibration method"),
+        Column(
+            "kelly_stake", pl.Float64(), "quarter-Kelly share of bankroll, cap 2% a bet, 10% a day"
+        ),
+        Column("distribution", pl.String(), "count distribution family (fit walk-forward)"),
+        Column("calibrator", pl.String(), "market_blend, market (no measured edge), none (proxy)"),
         Column("created_at", pl.String(), "when predicted (UTC)"),
     ),
 )

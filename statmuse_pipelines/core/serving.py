@@ -3,11 +3,14 @@
 Candidates: for each team on the slate, the players who played for it (as their latest team) in
 any of its last ROTATION_GAMES games and within ABSENCE_DAYS days: its recent rotation, without
 players out for a long stretch. Their features come from `core.features.build_features` exactly
-as for played games (only games before the date). Each stat's production model gives a mean, its
-distribution and calibrator give P(over), P(under) and P(push) at the line (real when the lines
-source has one for that day, else a labelled proxy); expected value is at the reference book's
-price; the recommendation is the side with the larger expected value when it clears MIN_EDGE
-and its probability is at least MIN_PROBABILITY, else PASS.
+as for played games (only games before the date). Each stat's production model gives a mean;
+the distribution its walk-forward evaluation fit on out-of-sample predictions gives our own
+P(over), P(under) and P(push) at the line (real when the lines source has one for that day, else
+a labelled proxy); on a real line the final P(over) is the walk-forward market blend of ours and
+the de-vigged market's (the market's itself where the blend measured no edge). The
+recommendation is the served rule that the backtests score (core.market_blend.recommend): a side
+whose final P beats the market's by the rule's margin at a price above break-even, else PASS;
+proxy lines are never bet. Stakes are fractional Kelly, capped per bet and per day.
 """
 
 from __future__ import annotations
@@ -19,21 +22,20 @@ import polars as pl
 
 from statmuse_pipelines.core.datasets import with_target_features
 from statmuse_pipelines.core.features import KEYS
-from statmuse_pipelines.core.odds import expected_value, kelly_fraction
-from statmuse_pipelines.core.probabilities import ProbabilityModel, with_lines
+from statmuse_pipelines.core.market_blend import recommend
+from statmuse_pipelines.core.odds import expected_value
+from statmuse_pipelines.core.probabilities import with_lines
 from statmuse_pipelines.core.registry import ServingModel
 from statmuse_pipelines.core.teams import ABBREVIATION_BY_ID
 
 ROTATION_GAMES = 5
 ABSENCE_DAYS = 14
-MIN_EDGE = 0.03  # expected profit per unit staked needed to recommend a bet
-MIN_PROBABILITY = 0.5
-KELLY = (0.25, 0.05)  # fraction of full Kelly, cap as a share of the bankroll
 
 PREDICTION_COLUMNS = (
     "prediction_date", "game_id", "player_id", "player_name", "team", "opponent", "is_home",
     "stat", "model_version", "prediction", "line", "line_kind", "book", "over_odds",
-    "under_odds", "p_over", "p_under", "p_push", "ev_over", "ev_under", "recommendation",
+    "under_odds", "market_p_over", "p_over", "p_under", "p_push", "ev_over", "ev_under",
+    "recommendation",
     "confidence", "kelly_stake", "distribution", "calibrator",
 )  # fmt: skip
 
@@ -91,28 +93,35 @@ def predict_stat(
     features: pl.DataFrame,
     stat: str,
     model: ServingModel,
-    probability: ProbabilityModel,
+    walk_forward: dict,
     market_lines: pl.DataFrame | None,
 ) -> pl.DataFrame:
-    """One prediction row per candidate for `stat`."""
+    """One prediction row per candidate for `stat`. `walk_forward`: the `distribution`, `blend`
+    and `settings` (its betting rule) the stat's walk-forward evaluation left for serving."""
+    dist, blend, rule = (
+        walk_forward["distribution"], walk_forward["blend"], walk_forward["settings"].rule
+    )  # fmt: skip
     frame = with_target_features(features, stat)
     mu = np.clip(model.predict(frame), 0.0, None)
     frame = with_lines(frame.with_columns(mu=pl.Series(mu)), market_lines, stat)
     line = frame["line"].to_numpy()
-    p = probability.calibrated(mu, line)
+    raw = dist.probabilities(line, mu)
+    decided = np.clip(raw["over"] + raw["under"], 1e-12, None)
+    is_real = (frame["line_kind"] == "real").to_numpy()
+    market = frame["market_p_over"].to_numpy()
+    final = np.where(is_real, blend.predict(market, raw["over"] / decided), raw["over"] / decided)
+    push = raw["push"]
+    p_over, p_under = final * (1 - push), (1 - final) * (1 - push)
     over_odds, under_odds = frame["ref_over_odds"].to_numpy(), frame["ref_under_odds"].to_numpy()
-    ev_over = expected_value(p["over"], over_odds, p["push"])
-    ev_under = expected_value(p["under"], under_odds, p["push"])
-    take_over = (ev_over >= ev_under) & (ev_over > MIN_EDGE) & (p["over"] >= MIN_PROBABILITY)
-    take_under = (ev_under > ev_over) & (ev_under > MIN_EDGE) & (p["under"] >= MIN_PROBABILITY)
-    rec = np.where(take_over, "OVER", np.where(take_under, "UNDER", "PASS"))
-    larger = np.maximum(p["over"], p["under"])
-    confidence = np.where(rec == "UNDER", p["under"], np.where(rec == "OVER", p["over"], larger))
-    stake = np.where(
-        rec == "OVER",
-        kelly_fraction(p["over"], over_odds, *KELLY),
-        np.where(rec == "UNDER", kelly_fraction(p["under"], under_odds, *KELLY), 0.0),
-    )
+    ev_over = expected_value(p_over, over_odds, push)
+    ev_under = expected_value(p_under, under_odds, push)
+    rec, _, stake = recommend(p_over, p_under, push, market, over_odds, under_odds, rule)
+    bettable = is_real & blend.active  # an edge only against a real market, where one was measured
+    rec = np.where(bettable, rec, "PASS")
+    stake = np.where(bettable, stake, 0.0)
+    larger = np.maximum(p_over, p_under)
+    confidence = np.where(rec == "UNDER", p_under, np.where(rec == "OVER", p_over, larger))
+    method = np.where(is_real, "market_blend" if blend.active else "market", "none (proxy line)")
     return frame.select(
         pl.col("game_date").alias("prediction_date"),
         "game_id", "player_id", "player_name", "team", "opponent", "is_home",
@@ -123,14 +132,15 @@ def predict_stat(
         pl.col("reference_book").alias("book"),
         pl.col("ref_over_odds").alias("over_odds"),
         pl.col("ref_under_odds").alias("under_odds"),
-        pl.Series("p_over", p["over"]),
-        pl.Series("p_under", p["under"]),
-        pl.Series("p_push", p["push"]),
+        "market_p_over",
+        pl.Series("p_over", p_over),
+        pl.Series("p_under", p_under),
+        pl.Series("p_push", push),
         pl.Series("ev_over", ev_over),
         pl.Series("ev_under", ev_under),
         pl.Series("recommendation", rec),
         pl.Series("confidence", confidence),
         pl.Series("kelly_stake", stake),
-        pl.lit(probability.distribution.family).alias("distribution"),
-        pl.lit(probability.calibrator.method).alias("calibrator"),
+        pl.lit(dist.family).alias("distribution"),
+        pl.Series("calibrator", method),
     )  # fmt: skip

@@ -26,8 +26,11 @@ train_models_job = dg.define_asset_job(
 
 evaluate_models_job = dg.define_asset_job(
     name="evaluate_models_job",
-    selection=dg.AssetSelection.assets("calibrators", "backtest_reports"),
-    description="Calibrate P(over) and backtest a stat's production model (one run per stat).",
+    selection=dg.AssetSelection.assets(
+        "calibrators", "walk_forward_predictions", "backtest_reports"
+    ),
+    description="Calibrate, evaluate walk-forward on the lines and backtest a stat's production "
+    "model (one run per stat).",
 )
 
 match_lines_job = dg.define_asset_job(

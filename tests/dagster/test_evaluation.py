@@ -75,23 +75,47 @@ def test_calibrators_fit_on_validation_and_report_on_test(evaluated):
     assert test_rows.to_list() == [ds.test.height]  # proxy lines end in .5: no pushes
 
 
+def test_walk_forward_rows_come_from_fits_of_earlier_games(evaluated):
+    settings, _, _, ds, result = evaluated
+    wh = WarehouseResource(path=str(settings.warehouse_path))
+    rows = wh.query("SELECT * FROM walk_forward_predictions WHERE stat = 'PTS'")
+    assert rows.height > 1000 and set(rows["line_kind"]) == {"proxy"}
+    # every row was predicted by a fit (and a blend) that ended before its date
+    assert (rows["fit_end"] < rows["game_date"]).all()
+    assert (rows["fit_end"] < rows["fold_start"]).all()
+    # the default period: the latest season, refit monthly, well past the 70/15/15 train split
+    assert rows["game_date"].min() >= date(2025, 10, 1)
+    assert rows["fold_start"].n_unique() >= 3
+    # proxy lines are no market: nothing is bet on them and the final P is our own
+    assert (rows["recommendation"] == "PASS").all()
+    assert (rows["p_over_cond"] == rows["p_over_raw"]).all()
+    meta = result.asset_materializations_for_node("walk_forward_predictions")[0].metadata
+    assert "proxy" in meta["comparison_with_market"].value
+    assert meta["serving_blend"].value["active"] is False
+
+
 def test_backtests_are_written_and_labelled_proxy(evaluated):
     settings, _, _, ds, result = evaluated
     wh = WarehouseResource(path=str(settings.warehouse_path))
     res = wh.query("SELECT * FROM backtest_results WHERE stat = 'PTS'")
-    assert res.height == 4 * 2 * 2 and set(res["line_kind"]) == {"proxy"}
+    assert res.height == 5 * 2 * 2 and set(res["line_kind"]) == {"proxy"}
+    headline = res.filter(pl.col("headline"))
+    assert set(headline["strategy"]) == {"served"} and set(headline["price_rule"]) == {"reference"}
+    assert headline["bets"].sum() == 0  # the served rule never bets a proxy line
     bets = wh.query("SELECT * FROM backtest_bets WHERE stat = 'PTS'")
     assert bets.height == int(res["bets"].sum())
-    # the backtest bets only on test rows
-    test_start, test_end = ds.test["game_date"].min(), ds.test["game_date"].max()
-    assert bets["game_date"].min() >= test_start and bets["game_date"].max() <= test_end
+    # the backtest bets only on walk-forward rows
+    wf = wh.query("SELECT min(game_date) AS a, max(game_date) AS b FROM walk_forward_predictions")
+    assert bets["game_date"].min() >= wf["a"][0] and bets["game_date"].max() <= wf["b"][0]
     comparison = wh.query("SELECT * FROM market_comparison WHERE stat = 'PTS'")
     assert comparison["line_kind"].to_list() == ["proxy"]
     # the proxy market is a naive book pricing from the last ten games: better than a coin flip
     assert comparison["market_brier"][0] < 0.25
+    assert comparison["recommended_share"][0] == 0.0
     meta = result.asset_materializations_for_node("backtest_reports")[0].metadata
     assert "data:image/png;base64," in meta["bankroll"].value
     assert "proxy" in meta["line_kinds"].value
+    assert "served" in meta["headline_served_rule"].value
 
 
 def test_the_calibrator_never_sees_the_test_split(evaluated, tmp_path):
@@ -122,4 +146,5 @@ def test_statmuse_report_prints_the_table(evaluated, capsys):
     settings, *_ = evaluated
     assert main(["report", "--home", str(settings.home)]) == 0
     out = capsys.readouterr().out
-    assert "PTS     proxy" in out and "ROI [95% CI]" in out
+    assert "PTS     proxy" in out and "Kelly ROI [95% CI]" in out
+    assert "pts-" in out  # the production version, named

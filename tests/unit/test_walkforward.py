@@ -166,7 +166,7 @@ def test_a_sharp_market_is_deferred_to_and_almost_nothing_is_bet():
     frame = league()
     # the market knows the true mean; our model only the player's average
     lines = market_from(frame, pl.col("true_mu"))
-    scored, blends, _ = run(frame, lines, PlayerMean)
+    scored, _blends, _ = run(frame, lines, PlayerMean)
     c = market_comparison(scored, "real")
     assert c["rows"] > 4000
     assert c["raw_brier"] > c["market_brier"] + 0.005  # ours alone is clearly worse
