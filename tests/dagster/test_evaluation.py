@@ -76,7 +76,7 @@ def test_calibrators_fit_on_validation_and_report_on_test(evaluated):
 
 
 def test_walk_forward_rows_come_from_fits_of_earlier_games(evaluated):
-    settings, _, _, ds, result = evaluated
+    settings, _, _, _ds, result = evaluated
     wh = WarehouseResource(path=str(settings.warehouse_path))
     rows = wh.query("SELECT * FROM walk_forward_predictions WHERE stat = 'PTS'")
     assert rows.height > 1000 and set(rows["line_kind"]) == {"proxy"}
@@ -95,7 +95,7 @@ def test_walk_forward_rows_come_from_fits_of_earlier_games(evaluated):
 
 
 def test_backtests_are_written_and_labelled_proxy(evaluated):
-    settings, _, _, ds, result = evaluated
+    settings, _, _, _ds, result = evaluated
     wh = WarehouseResource(path=str(settings.warehouse_path))
     res = wh.query("SELECT * FROM backtest_results WHERE stat = 'PTS'")
     assert res.height == 5 * 2 * 2 and set(res["line_kind"]) == {"proxy"}

@@ -248,3 +248,44 @@ def test_alert_webhook_is_signed_retried_and_never_raises():
     status = deliver(alert, "https://hooks.example/x", None, post=down, sleep=slept.append)
     assert status == "failed after 3 attempts (ConnectionError)" and slept == [1.0, 2.0]
     assert deliver(alert, None, None) == "not configured"
+
+
+def test_the_slate_bets_real_lines_only_and_only_where_the_blend_measured_an_edge():
+    from statmuse_pipelines.core.distributions import CountDistribution
+    from statmuse_pipelines.core.market_blend import MarketBlend
+    from statmuse_pipelines.core.serving import predict_stat
+    from statmuse_pipelines.core.walkforward import WalkForwardSettings
+
+    keys = {"game_id": ["g1", "g1"], "game_date": [D, D], "season": ["2025-26"] * 2,
+            "player_id": [1, 2], "player_name": ["A", "B"], "team_id": [DEN, LAL],
+            "team": ["DEN", "LAL"], "opponent_id": [LAL, DEN], "opponent": ["LAL", "DEN"],
+            "is_home": [True, False]}  # fmt: skip
+    feats = pl.DataFrame(keys).with_columns([pl.lit(20.0).alias(f) for f in feature_names()])
+
+    class Model:
+        version = "pts-test"
+
+        def predict(self, frame):
+            return np.full(frame.height, 26.0)
+
+    lines = pl.DataFrame(
+        {"game_date": [D], "player_id": [1], "market": ["PTS"], "consensus_line": [20.5],
+         "reference_book": ["draftkings"], "ref_over_odds": [-110.0], "ref_under_odds": [-110.0],
+         "best_over_odds": [-105.0], "best_under_odds": [-105.0], "market_p_over": [0.5],
+         "line_kind": ["real"]}
+    )  # fmt: skip
+    settings = WalkForwardSettings()
+    # a blend that trusts our model fully, and one that measured no edge (the market's P)
+    trusting = MarketBlend(True, (0.0, 0.0, 1.0))
+    for blend, expected in ((trusting, "OVER"), (MarketBlend(False), "PASS")):
+        walk = {"distribution": CountDistribution("poisson"), "blend": blend, "settings": settings}
+        rows = predict_stat(feats, "PTS", Model(), walk, lines).sort("player_id")
+        assert rows["line_kind"].to_list() == ["real", "proxy"]
+        assert rows["recommendation"].to_list() == [expected, "PASS"]  # a proxy is never bet
+        assert rows["kelly_stake"][1] == 0.0
+        if blend.active:
+            assert rows["p_over"][0] > 0.85 and 0 < rows["kelly_stake"][0] <= 0.02
+            assert rows["calibrator"].to_list() == ["market_blend", "none (proxy line)"]
+        else:
+            assert rows["p_over"][0] == pytest.approx(0.5)  # the market's own P
+            assert rows["calibrator"][0] == "market"
