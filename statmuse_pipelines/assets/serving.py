@@ -103,6 +103,20 @@ def predict_day(
     return PREDICTIONS.conform(rows), skipped, slate.height, targets.height
 
 
+def keep_skipped_history(new: pl.DataFrame, lake: LakeResource, days: list[date]) -> pl.DataFrame:
+    """The new predictions plus the stored ones of stats not predicted again: re-predicting a
+    past date after a retrain (when the hindsight guard skips a stat) keeps that stat's earlier,
+    honest predictions instead of deleting them."""
+    stored = set(lake.stored_days("predictions"))
+    before = [d for d in days if d in stored]
+    if not before:
+        return new
+    old = PREDICTIONS.conform(lake.read_days("predictions", before, PREDICTIONS.schema))
+    again = new.select("prediction_date", "stat").unique()
+    kept = old.join(again, on=["prediction_date", "stat"], how="anti")
+    return pl.concat([new, kept], how="vertical_relaxed").sort("prediction_date", "stat")
+
+
 @dg.asset(
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
@@ -134,7 +148,7 @@ def daily_predictions(
         frames.append(rows)
         notes.update({f"{day} {k}": v for k, v in skipped.items()})
         games, players = games + n_games, players + n_players
-    out = pl.concat(frames)
+    out = keep_skipped_history(pl.concat(frames), lake, days)
     counts = lake.write_days("predictions", out, days, "prediction_date")
     warehouse.replace_days(PREDICTIONS, out, days, date_column="prediction_date")
     top = (

@@ -120,7 +120,10 @@ def pregame(quotes: pl.DataFrame) -> pl.DataFrame:
     """Quotes taken before tip-off with both prices, each book's last snapshot per player,
     market and game, and of that snapshot's ladder of lines one main line: the pair nearest
     even odds (ties: the lower line), so the same quotes in any order give the same result."""
-    before = quotes.filter(
+    # a feed without tip times (the real closing feed) takes its event's scheduled tip from
+    # another feed's quotes of the same event, so "before tip-off" is checked, not assumed
+    tip = pl.col("commence_time_utc").fill_null(pl.col("commence_time_utc").max().over("event_id"))
+    before = quotes.with_columns(commence_time_utc=tip).filter(
         pl.col("is_pregame")
         & pl.col("over_odds").is_not_null()
         & pl.col("under_odds").is_not_null()

@@ -30,6 +30,7 @@ def test_definitions_load_from_the_environment(home):
         "player_models",
         "market_lines",
         "calibrators",
+        "walk_forward_predictions",
         "backtest_reports",
         "daily_predictions",
         "prediction_outcomes",
@@ -41,7 +42,8 @@ def test_definitions_load_from_the_environment(home):
     assert groups["player_features"] == "features" and groups["training_datasets"] == "datasets"
     assert d.resolve_job_def("build_training_datasets_job") is not None
     assert d.resolve_job_def("train_models_job") is not None
-    assert groups["player_models"] == "models"
+    assert groups["player_models"] == "models" and groups["market_lines"] == "lines"
+    assert groups["walk_forward_predictions"] == "evaluation"
     for job in ("predict_slate_job", "grade_predictions_job", "check_drift_job", "retrain_job"):
         assert d.resolve_job_def(job) is not None
     for schedule in ("weekly_retrain_schedule", "prune_old_runs_schedule"):

@@ -123,6 +123,43 @@ def test_a_fortnight_predicted_before_the_games_and_graded_after(operated):
     assert week["predictions"] > 500 and 0 < week["mae"] < 10
 
 
+def test_the_hindsight_guard_skips_a_stat_and_keeps_its_earlier_predictions(operated):
+    """Re-predict a past date when one stat's production model has seen that date (as after a
+    retrain): that stat is skipped, and its earlier, honest predictions of the date stay."""
+    settings, defs, instance, _ = operated
+    wh = WarehouseResource(path=str(settings.warehouse_path))
+    day = FIRST + timedelta(days=2)
+    before = wh.query("SELECT * FROM predictions WHERE prediction_date = ? ORDER BY ALL", [day])
+    registry = ModelRegistry(wh, settings_store(settings))
+    version = registry.production_version("REB")
+    dataset = registry.store.manifest("REB", version)["dataset_version"]
+    path = settings.lake_dir / "training_datasets" / "REB" / dataset / "manifest.json"
+    original = path.read_text()
+    manifest = json.loads(original)
+    manifest["dates"]["test"]["end"] = (day + timedelta(days=5)).isoformat()
+    path.write_text(json.dumps(manifest))
+    try:
+        result = defs.resolve_job_def("predict_slate_job").execute_in_process(
+            instance=instance, partition_key=day.isoformat(), run_config=QUIET
+        )
+    finally:
+        path.write_text(original)
+    assert result.success
+    skipped = result.asset_materializations_for_node("daily_predictions")[0].metadata["skipped"]
+    assert "trained through" in skipped.value[f"{day} REB"]
+    after = wh.query("SELECT * FROM predictions WHERE prediction_date = ? ORDER BY ALL", [day])
+    reb = pl.col("stat") == "REB"
+    assert after.filter(reb).height > 0
+    assert after.filter(reb).drop("created_at").equals(before.filter(reb).drop("created_at"))
+    assert after.filter(~reb).height == before.filter(~reb).height
+
+
+def settings_store(settings):
+    from statmuse_pipelines.resources.models import ModelStoreResource
+
+    return ModelStoreResource(root=str(settings.models_dir))
+
+
 def test_a_regime_change_fails_the_drift_check_and_asks_for_a_retrain(operated):
     settings, defs, instance, _ = operated
     drift = defs.resolve_job_def("check_drift_job")

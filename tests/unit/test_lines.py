@@ -260,3 +260,18 @@ def test_consensus_drops_off_market_quotes_from_the_prices():
     )
     row = consensus(q, match_players(q, games)).row(0, named=True)
     assert row["best_over_book"] == "draftkings" and row["books_at_line"] == 3
+
+
+def test_a_feed_without_tip_times_takes_its_events_tip_from_another_feed():
+    q = quotes(
+        rows=[
+            {"bookmaker": "fanduel", "feed": "daily_snapshot", "line": 25.5},
+            # the closing feed has no commence time; its snapshot came after the tip: dropped
+            {"bookmaker": "draftkings", "feed": "closing", "commence_time_utc": None,
+             "snapshot_time_utc": "2024-03-03T00:12:00Z", "line": 27.5},
+            {"bookmaker": "betmgm", "feed": "closing", "commence_time_utc": None,
+             "snapshot_time_utc": "2024-03-03T00:05:00Z", "line": 26.5},
+        ]
+    )  # fmt: skip
+    kept = pregame(q).sort("bookmaker")
+    assert kept["bookmaker"].to_list() == ["betmgm", "fanduel"]
