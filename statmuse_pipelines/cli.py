@@ -213,6 +213,17 @@ def print_predictions(settings: Settings, day: date, top: int = 10, echo=print) 
         "ORDER BY confidence DESC LIMIT ?",
         [day, top],
     )
+    if best.height == 0:
+        kinds = warehouse.query(
+            "SELECT line_kind, count(*) AS n FROM predictions WHERE prediction_date = ? "
+            "GROUP BY 1 ORDER BY 1",
+            [day],
+        )
+        seen = ", ".join(f"{n:,} {k}" for k, n in kinds.iter_rows())
+        echo(
+            f"  no bets ({seen or 'no'} lines): a bet needs a real line and a market blend that "
+            "measured an edge; proxy lines are never bet"
+        )
     for r in best.iter_rows(named=True):
         ev = r["ev_over"] if r["recommendation"] == "OVER" else r["ev_under"]
         echo(

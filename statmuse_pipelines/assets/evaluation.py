@@ -1,5 +1,6 @@
 """Stage `evaluation`: walk-forward predictions at the pregame lines, and backtests of them."""
 
+import hashlib
 import json
 from datetime import date
 
@@ -121,7 +122,24 @@ def walk_forward_predictions(
     context.log.info(
         f"{stat}: walk-forward {start}..{end}, refit every {settings.refit_months} month(s)"
     )
-    predicted = walk_forward_means(rows, walk_forward_fit(manifest), start, end, settings)
+    # the refits are the expensive part and depend only on these: reuse them when unchanged
+    # (another blend or betting setting re-scores the same means)
+    key = {"version": version, "dataset": lake.read_manifest(stat)["version"], "start": str(start),
+           "end": str(end), "refit_months": settings.refit_months,
+           "warmup_dates": settings.warmup_dates}  # fmt: skip
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+    folder = lake.table_dir("walk_forward") / stat
+    folder.mkdir(parents=True, exist_ok=True)
+    cache = folder / f"means_{digest}.parquet"
+    if cache.exists():
+        predicted = rows.join(pl.read_parquet(cache), on=["game_id", "player_id"], how="inner")
+        means = "reused (same version, dataset, period and refit interval)"
+    else:
+        predicted = walk_forward_means(rows, walk_forward_fit(manifest), start, end, settings)
+        predicted.select(
+            "game_id", "player_id", "mu", "fit_end", "fold_start", "warmup"
+        ).write_parquet(cache)
+        means = f"refit {predicted['fold_start'].n_unique()} times"
     scored, blends, folds = walk_forward_probabilities(predicted, lines, stat, settings)
     scored = scored.with_columns(
         stat=pl.lit(stat),
@@ -131,8 +149,6 @@ def walk_forward_predictions(
         went_over=pl.col("went_over").cast(pl.Int64),
     )
     table = WALK_FORWARD_PREDICTIONS.conform(scored)
-    folder = lake.table_dir("walk_forward") / stat
-    folder.mkdir(parents=True, exist_ok=True)
     keep = [*table.columns, "mu", "target", "target_season_mean", "season_games"]
     scored.select(list(dict.fromkeys(keep))).write_parquet(folder / f"{version}.parquet")
     (folder / "latest.json").write_text(json.dumps({"model_version": version}))
@@ -151,8 +167,8 @@ def walk_forward_predictions(
         intercept=pl.col("intercept").cast(pl.Float64),
         market_weight=pl.col("market_weight").cast(pl.Float64),
         ours_weight=pl.col("ours_weight").cast(pl.Float64),
-        holdout_log_loss_blend=pl.col("holdout_log_loss_blend").cast(pl.Float64),
-        holdout_log_loss_market=pl.col("holdout_log_loss_market").cast(pl.Float64),
+        track_log_loss_blend=pl.col("track_log_loss_blend").cast(pl.Float64),
+        track_log_loss_market=pl.col("track_log_loss_market").cast(pl.Float64),
     )  # fmt: skip
     where = "stat = ? AND model_version = ?"
     warehouse.replace_where(WALK_FORWARD_PREDICTIONS, table, "stat = ?", [stat])
@@ -184,6 +200,7 @@ def walk_forward_predictions(
         metadata={
             "model_version": version,
             "period": f"{start}..{end}",
+            "means": means,
             "settings": dg.MetadataValue.json(settings.describe()),
             "dagster/row_count": table.height,
             "folds": dg.MetadataValue.json(folds),

@@ -7,10 +7,11 @@ model of the outcome with the market's logit as an offset,
 
 fit on real lines dated strictly before the prediction, with a ridge penalty that pulls
 (a, b, c) to zero, i.e. to the market itself. It is only used where it has *measured* an edge:
-the newest share of its history is held out, and unless the blend fit on the older rows beats
-the market's log loss there by `edge_z` standard errors (clustered by game date: one slate's
-props are not independent), the final P(over) is the market's. With too few real lines it is the
-market's too, and no edge is claimed. Proxy lines are never blended (a naive book is no market).
+every date's fitted blend predicts that date's rows whether it is used or not (`p_shadow`), and
+unless that out-of-sample track record beats the market's log loss by `edge_z` standard errors
+(clustered by game date: one slate's props are not independent), the final P(over) is the
+market's. With too few real lines, or too short a track record, it is the market's too, and no
+edge is claimed. Proxy lines are never blended (a naive book is no market).
 
 Bets follow one rule fixed in advance (`BettingRule`): a side is recommended only when its final
 P beats the market's by `margin` and its price is above break-even; stakes are fractional Kelly on
@@ -36,9 +37,8 @@ EPS = 1e-4
 @dataclass(frozen=True)
 class BlendSettings:
     min_rows: int = 1000  # decided real-line rows needed before the blend may be used
-    holdout: float = 0.3  # newest share of the history's dates that checks the blend
     ridge: float = 100.0  # L2 pull of (a, b, c) to the market, in summed log-likelihood units
-    edge_z: float = 2.0  # held-out gain in log loss needed, in standard errors (by game date)
+    edge_z: float = 2.0  # out-of-sample gain in log loss needed, in standard errors (by date)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -85,21 +85,30 @@ def _fit_theta(market_p: np.ndarray, ours_p: np.ndarray, y: np.ndarray, ridge: f
 
 @dataclass
 class MarketBlend:
-    """A fitted blend (or the market itself when `active` is False)."""
+    """A fitted blend, used (`active`) or not: inactive, its P(over) is the market's."""
 
     active: bool
     theta: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    fitted: bool = False  # theta was fit (enough rows), whether or not it is used
     rows: int = 0
     fit_end: date | None = None  # the last game date of the rows it was fit on
-    holdout_rows: int = 0
-    holdout_ours: float = math.nan  # log loss on the held-out newest rows: the blend
-    holdout_market: float = math.nan  # and the market
+    track_rows: int = 0  # rows of its out-of-sample track record
+    track_ours: float = math.nan  # log loss of the track record: the blend's predictions
+    track_market: float = math.nan  # and the market's, on the same rows
     reason: str = ""
 
     def predict(self, market_p, ours_p) -> np.ndarray:
+        """The final P(over): the blend's where it is used, else the market's."""
         market_p = np.asarray(market_p, dtype=float)
         if not self.active:
             return market_p.copy()
+        return self.shadow(market_p, ours_p)
+
+    def shadow(self, market_p, ours_p) -> np.ndarray:
+        """What the fitted blend says, used or not (NaN before it could be fit): its track."""
+        market_p = np.asarray(market_p, dtype=float)
+        if not self.fitted and not self.active:
+            return np.full(len(market_p), np.nan)
         offset, X = _design(market_p, np.asarray(ours_p, dtype=float))
         return 1.0 / (1.0 + np.exp(-(offset + X @ np.asarray(self.theta))))
 
@@ -112,9 +121,9 @@ class MarketBlend:
             "ours_weight": round(c, 4),
             "rows": self.rows,
             "fit_end": str(self.fit_end) if self.fit_end else None,
-            "holdout_rows": self.holdout_rows,
-            "holdout_log_loss_blend": _round(self.holdout_ours),
-            "holdout_log_loss_market": _round(self.holdout_market),
+            "track_rows": self.track_rows,
+            "track_log_loss_blend": _round(self.track_ours),
+            "track_log_loss_market": _round(self.track_market),
             "reason": self.reason,
         }
 
@@ -125,8 +134,10 @@ def _round(x: float) -> float | None:
 
 def fit_blend(history: pl.DataFrame, settings: BlendSettings = BlendSettings()) -> MarketBlend:
     """The blend from decided real-line rows (`game_date`, `market_p_over`, `p_over_raw`,
-    `went_over`); every row must be dated before the rows it will score (the caller's promise,
-    checked by a test). Inactive, i.e. the market, unless it beats the market on held-out rows."""
+    `went_over`, and `p_shadow`: what the blend of each row's own date predicted for it, i.e.
+    the blend's out-of-sample track record); every row must be dated before the rows it will
+    score (the caller's promise, checked by a test). Fit on all of them; used (active) only when
+    its track record beats the market's log loss by `edge_z` standard errors."""
     rows = history.filter(
         pl.col("went_over").is_not_null()
         & pl.col("market_p_over").is_not_null()
@@ -138,32 +149,33 @@ def fit_blend(history: pl.DataFrame, settings: BlendSettings = BlendSettings()) 
             False, rows=rows.height, fit_end=fit_end,
             reason=f"{rows.height} real-line rows before the date (< {settings.min_rows})",
         )  # fmt: skip
-    dates = rows["game_date"].unique().sort()
-    cut = dates[min(len(dates) - 1, max(1, int(len(dates) * (1 - settings.holdout))))]
-    old, new = rows.filter(pl.col("game_date") < cut), rows.filter(pl.col("game_date") >= cut)
-    m_old, o_old, y_old = (old[c].to_numpy() for c in ("market_p_over", "p_over_raw", "went_over"))
-    m_new, o_new, y_new = (new[c].to_numpy() for c in ("market_p_over", "p_over_raw", "went_over"))
-    probe = MarketBlend(True, tuple(_fit_theta(m_old, o_old, y_old, settings.ridge)))
-    p_new = probe.predict(m_new, o_new)
-    ours, market = log_loss(p_new, y_new), log_loss(m_new, y_new)
-    gain, se = _clustered_gain(m_new, p_new, y_new, new["game_date"].to_numpy())
-    common = {
-        "rows": rows.height,
-        "fit_end": fit_end,
-        "holdout_rows": new.height,
-        "holdout_ours": ours,
-        "holdout_market": market,
-    }
+    m, o, y = (rows[c].to_numpy() for c in ("market_p_over", "p_over_raw", "went_over"))
+    theta = tuple(float(t) for t in _fit_theta(m, o, y, settings.ridge))
+    track = (
+        rows.filter(pl.col("p_shadow").is_not_null())
+        if "p_shadow" in rows.columns
+        else rows.clear()
+    )
+    common = {"theta": theta, "fitted": True, "rows": rows.height, "fit_end": fit_end,
+              "track_rows": track.height}  # fmt: skip
+    if track.height < settings.min_rows:
+        return MarketBlend(
+            False, reason=f"a track record of {track.height} rows (< {settings.min_rows})",
+            **common,
+        )  # fmt: skip
+    m_t, p_t, y_t = (track[c].to_numpy() for c in ("market_p_over", "p_shadow", "went_over"))
+    gain, se = _clustered_gain(m_t, p_t, y_t, track["game_date"].to_numpy())
+    common |= {"track_ours": log_loss(p_t, y_t), "track_market": log_loss(m_t, y_t)}
     if not gain > settings.edge_z * se:
         return MarketBlend(
             False,
-            reason=f"no measured edge on held-out rows (log-loss gain {gain:.5f}, "
+            reason=f"no measured edge out of sample (log-loss gain {gain:.5f}, "
             f"needs > {settings.edge_z} x {se:.5f}): the market's P",
             **common,
         )
-    m, o, y = (rows[c].to_numpy() for c in ("market_p_over", "p_over_raw", "went_over"))
-    theta = tuple(float(t) for t in _fit_theta(m, o, y, settings.ridge))
-    return MarketBlend(True, theta, reason="beat the market on held-out rows", **common)
+    return MarketBlend(
+        True, reason=f"out of sample it beat the market by {gain:.5f} (se {se:.5f})", **common
+    )
 
 
 def _row_log_loss(p: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -9,7 +9,8 @@ scored interval already has out-of-sample predictions behind it. For each interv
 2. the count distribution (family and spread): fit on the out-of-sample predictions of the
    earlier intervals only, never on rows the model was fit, tuned or early-stopped on;
 3. the market-aware P(over) (core.market_blend): refit each game date on the real-line rows
-   scored before that date;
+   scored before that date, and used only where its own out-of-sample track record on those
+   rows beat the market;
 4. the recommendation and stake: the served rule, fixed before the period.
 
 Nothing a row is scored with has seen that row's date or any later one (a test scrambles a
@@ -186,19 +187,20 @@ def walk_forward_probabilities(
 def blend_by_date(
     scored: pl.DataFrame, settings: WalkForwardSettings
 ) -> tuple[pl.DataFrame, list[dict]]:
-    """Per game date: the blend fit on the real-line rows scored before it, then the final
-    probabilities, the recommendation and the stake of that date's rows."""
-    real = pl.col("line_kind") == "real"
+    """Per game date: the blend fit on the real-line rows scored before it (used only if its
+    out-of-sample track record on those rows beat the market), then the final probabilities,
+    the recommendation and the stake of that date's rows, and the blend's own prediction for
+    them (`p_shadow`, the next dates' track record)."""
     out, notes = [], []
-    blend: MarketBlend | None = None
+    history = scored.clear().with_columns(pl.lit(None, pl.Float64).alias("p_shadow"))
     for (day,), part in scored.partition_by("game_date", as_dict=True, maintain_order=True).items():
-        history = scored.filter(real & (pl.col("game_date") < day))
         blend = fit_blend(history, settings.blend)
         notes.append({"game_date": str(day), **blend.describe()})
         is_real = (part["line_kind"] == "real").to_numpy()
         raw = part["p_over_raw"].to_numpy()
         market = part["market_p_over"].to_numpy()
         final = np.where(is_real, blend.predict(market, raw), raw)
+        shadow = np.where(is_real, blend.shadow(market, raw), np.nan)
         push = part["p_push"].to_numpy()
         p_over, p_under = final * (1 - push), (1 - final) * (1 - push)
         rec, edge, stake = recommend(
@@ -208,20 +210,22 @@ def blend_by_date(
         # an edge is claimed only against a real market, by a blend that measured one
         bettable = is_real & blend.active
         rec = np.where(bettable, rec, PASS)
-        stake = cap_daily(
-            np.where(bettable, stake, 0.0), np.zeros(len(stake)), settings.rule.day_cap
+        stake = cap_daily(np.where(bettable, stake, 0.0), None, settings.rule.day_cap)
+        done = part.with_columns(
+            pl.Series("p_over", p_over),
+            pl.Series("p_under", p_under),
+            pl.Series("p_over_cond", final),
+            pl.Series("p_shadow", shadow).fill_nan(None),
+            pl.Series("recommendation", rec),
+            pl.Series("edge", np.where(bettable, edge, 0.0)),
+            pl.Series("stake", stake),
+            pl.lit(blend.active).alias("blend_active"),
+            pl.lit(blend.fit_end).cast(pl.Date).alias("blend_fit_end"),
         )
-        out.append(
-            part.with_columns(
-                pl.Series("p_over", p_over),
-                pl.Series("p_under", p_under),
-                pl.Series("p_over_cond", final),
-                pl.Series("recommendation", rec),
-                pl.Series("edge", np.where(bettable, edge, 0.0)),
-                pl.Series("stake", stake),
-                pl.lit(blend.active).alias("blend_active"),
-                pl.lit(blend.fit_end).cast(pl.Date).alias("blend_fit_end"),
-            )
+        out.append(done)
+        history = pl.concat(
+            [history, done.filter(pl.col("line_kind") == "real").select(history.columns)],
+            how="vertical_relaxed",
         )
     return pl.concat(out, how="vertical_relaxed"), notes
 

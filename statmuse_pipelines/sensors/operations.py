@@ -41,7 +41,10 @@ check_drift_job = dg.define_asset_job(
 retrain_job = dg.define_asset_job(
     name="retrain_job",
     selection=dg.AssetSelection.assets(
-        "training_datasets", "player_models", "calibrators", "walk_forward_predictions",
+        "training_datasets",
+        "player_models",
+        "calibrators",
+        "walk_forward_predictions",
         "backtest_reports",
     ),
     description="Rebuild a stat's dataset, train, gate, calibrate and backtest (one run per stat).",
