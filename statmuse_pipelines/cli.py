@@ -7,6 +7,7 @@ Runs go through the Dagster instance at $DAGSTER_HOME (default $STATMUSE_HOME/da
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -416,7 +417,7 @@ ORDER BY c.line_kind = 'real' DESC, c.line_kind, c.stat
 
 
 def _ci(value, low, high, fmt: str) -> str:
-    if value is None:
+    if value is None or math.isnan(value):
         return "-"
     return f"{value:{fmt}} [{low:{fmt}}, {high:{fmt}}]"
 

@@ -5,7 +5,8 @@ the mean, over / under / push against its line, and the profit of a recommended 
 the quoted odds; a push returns the stake). A player without a box score that day did not play:
 his predictions are void, not graded. Performance, per stat, is measured over the day and the
 trailing 7 and 30 days: MAE, Brier score and ECE of P(over) (pushes excluded), hit rate and ROI
-of the recommended bets, volume.
+of the recommended bets (real lines only: the served rule never bets a proxy line), volume, and
+apart the Brier score on real lines only, ours and the market's.
 
 The rollback rule of the runbook: after a retrained version is promoted, once it has WINDOW days
 of graded predictions, compare them with the previous version's last WINDOW days; if the hit
@@ -94,6 +95,9 @@ PERFORMANCE_SCHEMA = {
     "bets": pl.Int64,
     "hit_rate": pl.Float64,
     "roi": pl.Float64,
+    "real_predictions": pl.Int64,
+    "real_brier": pl.Float64,
+    "real_market_brier": pl.Float64,
     "model_versions": pl.String,
 }
 
@@ -104,6 +108,14 @@ def window_metrics(w: pl.DataFrame) -> dict:
     p = (decided["p_over"] / (decided["p_over"] + decided["p_under"])).to_numpy()
     bets = w.filter(pl.col("bet_placed"))
     settled = bets.filter(pl.col("result") != "push")
+    # real lines apart: a proxy line is no market, and the served rule never bets one
+    real = (
+        decided.filter(pl.col("line_kind") == "real")
+        if "line_kind" in decided.columns
+        else decided.clear()
+    )
+    y_real = (real["result"] == "over").cast(pl.Float64).to_numpy()
+    p_real = (real["p_over"] / (real["p_over"] + real["p_under"])).to_numpy()
     return {
         "predictions": w.height,
         "mae": float(w["error"].abs().mean()) if w.height else math.nan,
@@ -112,6 +124,13 @@ def window_metrics(w: pl.DataFrame) -> dict:
         "bets": bets.height,
         "hit_rate": float(settled["bet_won"].mean()) if settled.height else math.nan,
         "roi": float(bets["bet_profit"].sum() / bets.height) if bets.height else math.nan,
+        "real_predictions": real.height,
+        "real_brier": brier(p_real, y_real) if len(y_real) else math.nan,
+        "real_market_brier": (
+            brier(real["market_p_over"].to_numpy(), y_real)
+            if len(y_real) and "market_p_over" in real.columns
+            else math.nan
+        ),
         "model_versions": ",".join(sorted(w["model_version"].unique().to_list()))
         if w.height
         else "",

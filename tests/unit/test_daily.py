@@ -80,6 +80,7 @@ def predictions(**over):
         "over_odds": -110.0, "under_odds": -110.0, "p_over": 0.6, "p_under": 0.4, "p_push": 0.0,
         "ev_over": 0.1, "ev_under": -0.2, "recommendation": "OVER", "confidence": 0.6,
         "kelly_stake": 0.02, "distribution": "negbin", "calibrator": "platt",
+        "market_p_over": 0.5,
     }  # fmt: skip
     rows = over.pop("rows")
     return pl.DataFrame([{**base, **r} for r in rows])
@@ -88,7 +89,7 @@ def predictions(**over):
 def test_grading_results_bets_and_void():
     preds = predictions(
         rows=[
-            {"player_id": 1, "stat": "PTS"},  # 14 > 10.5: over, bet won
+            {"player_id": 1, "stat": "PTS", "line_kind": "real"},  # 14 > 10.5: over, bet won
             {"player_id": 1, "stat": "PRA", "line": 22.0, "recommendation": "UNDER"},  # push
             {"player_id": 2, "stat": "PTS", "recommendation": "UNDER"},  # 8 < 10.5: won
             {"player_id": 3, "stat": "PTS"},  # did not play: void
@@ -115,6 +116,9 @@ def test_grading_results_bets_and_void():
     pts = perf.filter(pl.col("stat") == "PTS").row(0, named=True)
     assert pts["predictions"] == 2 and pts["bets"] == 2 and pts["hit_rate"] == 1.0
     assert pts["roi"] == pytest.approx(100 / 110)
+    # real lines apart: the one real PTS line went over, P 0.6 against the market's 0.5
+    assert pts["real_predictions"] == 1
+    assert pts["real_brier"] == pytest.approx(0.16) and pts["real_market_brier"] == 0.25
 
 
 def test_rollback_rule():
