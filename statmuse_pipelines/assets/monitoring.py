@@ -223,7 +223,9 @@ def performance_plot(history: pl.DataFrame, lake: LakeResource, day: date):
     axes[0].set_title("7-day MAE (relative to each stat's mean)", fontsize=9)
     # ROI rather than hit rate: break-even is 0 at any price (real books and the naive proxy
     # book quote far from -110), where a hit-rate line is right at -110 only
-    axes[1].set_title("7-day ROI of recommended bets (real lines only; per unit, quoted odds)", fontsize=9)
+    axes[1].set_title(
+        "7-day ROI of recommended bets (real lines only; per unit, quoted odds)", fontsize=9
+    )
     axes[1].axhline(0.0, color="grey", linestyle="--", linewidth=0.8, label="break-even")
     for ax in axes:
         ax.tick_params(axis="x", labelrotation=30, labelsize=7)
