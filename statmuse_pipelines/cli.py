@@ -437,6 +437,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 def report_table(warehouse, echo=print) -> None:
     """Per stat and line kind, the production version's walk-forward rows: ours vs the market,
     and the served rule's bets."""
+    import polars as pl
+
     table = warehouse.query(REPORT_SQL)
     if table.height == 0:
         echo("no walk-forward evaluation of a production model yet")
@@ -464,6 +466,10 @@ def report_table(warehouse, echo=print) -> None:
             f"  {logloss:<28}"
             f"{r['raw_brier']:>9.4f}{r['ours_mae']:>7.2f}{r['line_mae']:>6.2f}"
         )
+    real = table.filter(pl.col("line_kind") == "real")
+    if real.height == 0:
+        echo("the served rule (the headline) bets real sportsbook lines only: none here, no bets")
+        return
     echo("the served rule (the headline, fixed in advance: final P beats the market's by 0.03 at")
     echo("a price above break-even, reference book; real lines only): share of props bet, ROI")
     echo("with a 95% bootstrap interval, flat 1-unit stakes and quarter Kelly (2%/bet, 10%/day)")
@@ -471,7 +477,7 @@ def report_table(warehouse, echo=print) -> None:
         f"  {'stat':<8}{'lines':<7}{'props':>7}{'bet':>7}{'bets':>7}  {'flat ROI [95% CI]':<28}"
         f"{'Kelly ROI [95% CI]':<28}{'version'}"
     )
-    for r in table.iter_rows(named=True):
+    for r in real.iter_rows(named=True):
         share = r["recommended_share"] if r["recommended_share"] is not None else 0.0
         echo(
             f"  {r['stat']:<8}{r['line_kind']:<7}{r['mae_rows']:>7,}{share:>7.1%}"
