@@ -35,6 +35,9 @@ from statmuse_pipelines.resources.lake import LakeResource
 from statmuse_pipelines.resources.models import ModelRegistry, ModelStoreResource
 from statmuse_pipelines.resources.warehouse import WarehouseResource
 
+# bump when the refit code changes what the walk-forward means are, so cached means are not reused
+MEANS_FORMAT = 1
+
 
 class WalkForwardConfig(dg.Config):
     """The walk-forward period and the rule it scores; every value is fixed before the period."""
@@ -109,7 +112,10 @@ def walk_forward_predictions(
     if version is None:
         raise dg.Failure(f"{stat} has no production model: nothing to evaluate walk-forward yet")
     manifest = model_store.manifest(stat, version)
-    splits = lake.read_dataset(stat)
+    # the production version's own dataset: the walk-forward (and what it leaves for serving)
+    # ends where that version's data ends, which is what serving's hindsight guard checks
+    dataset = lake.read_manifest(stat, manifest["dataset_version"])
+    splits = lake.read_dataset(stat, manifest["dataset_version"])
     rows = pl.concat([splits[s] for s in ("train", "val", "test")], how="vertical_relaxed")
     lines = read_market_lines(lake)
     real_dates = None
@@ -124,8 +130,8 @@ def walk_forward_predictions(
     )
     # the refits are the expensive part and depend only on these: reuse them when unchanged
     # (another blend or betting setting re-scores the same means)
-    key = {"version": version, "dataset": lake.read_manifest(stat)["version"], "start": str(start),
-           "end": str(end), "refit_months": settings.refit_months,
+    key = {"format": MEANS_FORMAT, "version": version, "dataset": dataset["version"],
+           "start": str(start), "end": str(end), "refit_months": settings.refit_months,
            "warmup_dates": settings.warmup_dates}  # fmt: skip
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
     folder = lake.table_dir("walk_forward") / stat
@@ -149,6 +155,18 @@ def walk_forward_predictions(
         went_over=pl.col("went_over").cast(pl.Int64),
     )
     table = WALK_FORWARD_PREDICTIONS.conform(scored)
+    # the version's settings (rounds, parameters, champions) were chosen on its validation split
+    val_end = date.fromisoformat(dataset["cutoffs"]["val_end"])
+    first_scored, warm_start = scored["game_date"].min(), predicted["game_date"].min()
+    settings_note = (
+        f"validation through {val_end}, before the first scored row ({first_scored}; "
+        f"warm-up from {warm_start})"
+        if val_end < first_scored
+        else f"validation through {val_end}: OVERLAPS the scored rows from {first_scored} "
+        "(the settings have seen some of the dates they are scored on)"
+    )
+    if val_end >= first_scored:
+        context.log.warning(f"{stat}: {settings_note}")
     keep = [*table.columns, "mu", "target", "target_season_mean", "season_games"]
     scored.select(list(dict.fromkeys(keep))).write_parquet(folder / f"{version}.parquet")
     (folder / "latest.json").write_text(json.dumps({"model_version": version}))
@@ -200,6 +218,7 @@ def walk_forward_predictions(
         metadata={
             "model_version": version,
             "period": f"{start}..{end}",
+            "settings_chosen_on": settings_note,
             "means": means,
             "settings": dg.MetadataValue.json(settings.describe()),
             "dagster/row_count": table.height,

@@ -56,6 +56,10 @@ def market_lines(
         )
     quotes = lines.quotes()
     before = pregame(quotes)
+    if before.height == 0:
+        raise dg.Failure(
+            f"{lines.describe()}: {quotes.height} quotes, none of them pregame with both prices"
+        )
     first, last = before["game_date"].min(), before["game_date"].max()
     stored = set(lake.stored_days("player_game_stats"))
     span = [first - timedelta(days=30) + timedelta(days=i) for i in range((last - first).days + 31)]

@@ -12,7 +12,6 @@ from statmuse_pipelines.assets.features import player_features
 from statmuse_pipelines.assets.lines import read_market_lines
 from statmuse_pipelines.core.datasets import TARGETS
 from statmuse_pipelines.core.features import build_features, history_start, team_history_start
-from statmuse_pipelines.core.market_blend import cap_daily
 from statmuse_pipelines.core.schemas import PLAYER_GAME_STATS, PREDICTIONS
 from statmuse_pipelines.core.serving import predict_stat, slate_candidates
 from statmuse_pipelines.partitions import daily_partitions, partition_days
@@ -90,13 +89,7 @@ def predict_day(
         model = store.load(stat, version, "production")
         walk_forward = joblib.load(walk_forward_path)
         out.append(predict_stat(features, stat, model, walk_forward, day_lines))
-        day_cap = walk_forward["settings"].rule.day_cap
     rows = pl.concat(out) if out else pl.DataFrame(schema=PREDICTIONS.schema)
-    if rows.height:
-        # the day's stakes together stay within the rule's daily cap
-        rows = rows.with_columns(
-            kelly_stake=pl.Series(cap_daily(rows["kelly_stake"].to_numpy(), None, day_cap))
-        )
     created = datetime.now(UTC).replace(microsecond=0).isoformat()
     rows = rows.with_columns(created_at=pl.lit(created))
     log(f"{day}: {slate.height} games, {targets.height} players, {rows.height} predictions")

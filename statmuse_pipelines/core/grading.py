@@ -107,6 +107,8 @@ def window_metrics(w: pl.DataFrame) -> dict:
     y = (decided["result"] == "over").cast(pl.Float64).to_numpy()
     p = (decided["p_over"] / (decided["p_over"] + decided["p_under"])).to_numpy()
     bets = w.filter(pl.col("bet_placed"))
+    if "line_kind" in w.columns:
+        bets = bets.filter(pl.col("line_kind") == "real")
     settled = bets.filter(pl.col("result") != "push")
     # real lines apart: a proxy line is no market, and the served rule never bets one
     real = (
@@ -126,15 +128,22 @@ def window_metrics(w: pl.DataFrame) -> dict:
         "roi": float(bets["bet_profit"].sum() / bets.height) if bets.height else math.nan,
         "real_predictions": real.height,
         "real_brier": brier(p_real, y_real) if len(y_real) else math.nan,
-        "real_market_brier": (
-            brier(real["market_p_over"].to_numpy(), y_real)
-            if len(y_real) and "market_p_over" in real.columns
-            else math.nan
-        ),
+        "real_market_brier": _market_brier(real),
         "model_versions": ",".join(sorted(w["model_version"].unique().to_list()))
         if w.height
         else "",
     }
+
+
+def _market_brier(real: pl.DataFrame) -> float:
+    """The market's Brier score on the rows that carry its P (older rows may not)."""
+    if "market_p_over" not in real.columns:
+        return math.nan
+    known = real.filter(pl.col("market_p_over").is_not_null())
+    if known.height == 0:
+        return math.nan
+    y = (known["result"] == "over").cast(pl.Float64).to_numpy()
+    return brier(known["market_p_over"].to_numpy(), y)
 
 
 @dataclass(frozen=True)

@@ -66,11 +66,12 @@ def kelly_fraction(
 ) -> np.ndarray:
     """Fractional Kelly stake as a share of the bankroll, never negative, at most `cap`.
 
-    Full Kelly is (b p - q) / b with b = decimal - 1 and q = 1 - p - p_push: a push returns the
-    stake, so it is neither a win nor a loss.
+    With b = decimal - 1, q = 1 - p - p_push and a push returning the stake, the growth
+    p log(1 + b f) + q log(1 - f) is largest at f = (b p - q) / (b (p + q)); without pushes
+    that is the familiar (b p - q) / b.
     """
     p = np.asarray(p_win, dtype=float)
     q = 1.0 - p - np.asarray(p_push, dtype=float)
     b = american_to_decimal(odds) - 1.0
-    full = (b * p - q) / b
+    full = (b * p - q) / (b * np.clip(p + q, 1e-12, None))
     return np.clip(full * fraction, 0.0, cap)

@@ -22,7 +22,7 @@ import polars as pl
 
 from statmuse_pipelines.core.datasets import with_target_features
 from statmuse_pipelines.core.features import KEYS
-from statmuse_pipelines.core.market_blend import recommend
+from statmuse_pipelines.core.market_blend import cap_daily, recommend
 from statmuse_pipelines.core.odds import expected_value
 from statmuse_pipelines.core.probabilities import with_lines
 from statmuse_pipelines.core.registry import ServingModel
@@ -118,7 +118,8 @@ def predict_stat(
     rec, _, stake = recommend(p_over, p_under, push, market, over_odds, under_odds, rule)
     bettable = is_real & blend.active  # an edge only against a real market, where one was measured
     rec = np.where(bettable, rec, "PASS")
-    stake = np.where(bettable, stake, 0.0)
+    # the stat's stakes of the day together within the rule's daily cap, as in the backtests
+    stake = cap_daily(np.where(bettable, stake, 0.0), None, rule.day_cap)
     larger = np.maximum(p_over, p_under)
     confidence = np.where(rec == "UNDER", p_under, np.where(rec == "OVER", p_over, larger))
     method = np.where(is_real, "market_blend" if blend.active else "market", "none (proxy line)")

@@ -100,8 +100,12 @@ def walk_forward_means(
 ) -> pl.DataFrame:
     """The rows of the warm-up and the period, each with `mu` from a fit on the rows dated
     before its interval, `fit_end` (the last date that fit saw) and `fold_start`."""
+    if end < start:
+        raise ValueError(f"walk-forward: the period ends ({end}) before it starts ({start})")
     rows = rows.sort("game_date", "player_id")
     dates = rows["game_date"].unique().sort()
+    if dates.filter((dates >= start) & (dates <= end)).len() == 0:
+        raise ValueError(f"walk-forward: no games between {start} and {end} to evaluate")
     warm = dates.filter(dates < start).tail(settings.warmup_dates)
     if len(warm) and warm[0] == dates[0]:
         warm = warm[1:]  # a fit needs at least one earlier date

@@ -68,8 +68,11 @@ def test_ev_strategy_at_the_best_price():
 def test_kelly_stakes_use_the_bankroll_at_the_start_of_each_day():
     bets = simulate(rows(), BY_NAME["confidence_60"], "reference", "kelly")
     b = 100 / 110
+
     # a quarter of full Kelly, capped at 2% of the bankroll; a push is neither a win nor a loss
-    kelly = lambda p, push=0.0: min(max((b * p - (1 - p - push)) / b * 0.25, 0.0), 0.02)  # noqa: E731
+    def kelly(p, push=0.0):
+        return min(max((b * p - (1 - p - push)) / (b * (1 - push)) * 0.25, 0.0), 0.02)
+
     day1 = [kelly(0.75) * 100, kelly(0.70) * 100]
     assert bets["stake"].to_list()[:2] == pytest.approx(day1)
     bankroll_after_day1 = 100 + sum(s * b for s in day1)

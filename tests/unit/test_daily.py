@@ -91,7 +91,9 @@ def test_grading_results_bets_and_void():
         rows=[
             {"player_id": 1, "stat": "PTS", "line_kind": "real"},  # 14 > 10.5: over, bet won
             {"player_id": 1, "stat": "PRA", "line": 22.0, "recommendation": "UNDER"},  # push
-            {"player_id": 2, "stat": "PTS", "recommendation": "UNDER"},  # 8 < 10.5: won
+            {"player_id": 2, "stat": "PTS", "recommendation": "UNDER", "line_kind": "real"},  # won
+            # a bet on a proxy line (stored by older versions): graded, never counted as a bet
+            {"player_id": 2, "stat": "AST", "line": 2.5},
             {"player_id": 3, "stat": "PTS"},  # did not play: void
             {"player_id": 2, "stat": "REB", "line": 4.5, "recommendation": "PASS"},
         ]
@@ -116,9 +118,11 @@ def test_grading_results_bets_and_void():
     pts = perf.filter(pl.col("stat") == "PTS").row(0, named=True)
     assert pts["predictions"] == 2 and pts["bets"] == 2 and pts["hit_rate"] == 1.0
     assert pts["roi"] == pytest.approx(100 / 110)
-    # real lines apart: the one real PTS line went over, P 0.6 against the market's 0.5
-    assert pts["real_predictions"] == 1
-    assert pts["real_brier"] == pytest.approx(0.16) and pts["real_market_brier"] == 0.25
+    # real lines apart: over at P(over) 0.6 (0.16), under at P(over) 0.6 (0.36); market 0.5
+    assert pts["real_predictions"] == 2
+    assert pts["real_brier"] == pytest.approx(0.26) and pts["real_market_brier"] == 0.25
+    ast = perf.filter(pl.col("stat") == "AST").row(0, named=True)
+    assert ast["predictions"] == 1 and ast["bets"] == 0
 
 
 def test_rollback_rule():

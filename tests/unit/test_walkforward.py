@@ -227,7 +227,7 @@ def test_recommend_needs_the_margin_a_price_and_counts_pushes():
     assert stake[0] == pytest.approx(kelly_fraction(0.56, -110, 0.25, 0.5))
     # a push returns the stake: with P(push) = 0.2 the Kelly stake is not that of a loss
     with_push = kelly_fraction(0.5, 100, 1.0, 1.0, p_push=0.2)
-    assert with_push == pytest.approx((0.5 - 0.3) / 1.0)
+    assert with_push == pytest.approx((0.5 - 0.3) / (1.0 * 0.8))
     assert cap_daily(np.array([0.05, 0.05, 0.1]), np.array([1, 1, 2]), 0.08).tolist() == [
         pytest.approx(0.04), pytest.approx(0.04), pytest.approx(0.08)
     ]  # fmt: skip
