@@ -123,7 +123,7 @@ def walk_forward_predictions(
         real_dates = lines.filter(
             (pl.col("market") == stat) & (pl.col("game_date") <= rows["game_date"].max())
         )["game_date"]
-    start, end = default_period(rows["game_date"], real_dates)
+    start, end = default_period(rows["game_date"], real_dates, settings.warmup_dates)
     start, end = settings.start or start, settings.end or end
     context.log.info(
         f"{stat}: walk-forward {start}..{end}, refit every {settings.refit_months} month(s)"

@@ -65,13 +65,19 @@ def season_start(day: date) -> date:
     return date(day.year if day.month >= 7 else day.year - 1, 7, 1)
 
 
-def default_period(dates: pl.Series, real_line_dates: pl.Series | None) -> tuple[date, date]:
+def default_period(
+    dates: pl.Series, real_line_dates: pl.Series | None, warmup_dates: int = 0
+) -> tuple[date, date]:
     """From the first game date of the latest season with real lines (else the latest season)
-    to the last game date with results."""
+    to the last game date with results; later when fewer than `warmup_dates` + 1 game dates
+    come before that (a fit and a warm-up need them)."""
     last = dates.max()
     anchor = real_line_dates.max() if real_line_dates is not None and len(real_line_dates) else last
     boundary = season_start(min(anchor, last))
     first = dates.filter(dates >= boundary).min()
+    unique = dates.unique().sort()
+    if unique.filter(unique < first).len() < warmup_dates + 1:
+        first = unique[min(len(unique) - 1, warmup_dates + 1)]
     return first, last
 
 

@@ -18,6 +18,8 @@ from statmuse_pipelines.resources.warehouse import WarehouseResource
 from statmuse_pipelines.settings import Settings
 from tests.dagster.helpers import QUIET
 
+# a shorter warm-up keeps the test quick; the period and the monthly refits are the defaults
+WALK = {"ops": {"walk_forward_predictions": {"config": {"warmup_dates": 20}}}}
 SMALL = {
     "min_games": 40,
     "max_players": 3,
@@ -52,7 +54,7 @@ def evaluated(tmp_path_factory):
         .success
     )
     result = defs.resolve_job_def("evaluate_models_job").execute_in_process(
-        instance=instance, partition_key="PTS", run_config=QUIET
+        instance=instance, partition_key="PTS", run_config={**QUIET, **WALK}
     )
     assert result.success
     return settings, defs, instance, ds, result
@@ -133,7 +135,9 @@ def test_the_calibrator_never_sees_the_test_split(evaluated, tmp_path):
         test.with_columns(pl.col("target") * 3 + 7).write_parquet(folder / "test.parquet")
         assert (
             defs.resolve_job_def("evaluate_models_job")
-            .execute_in_process(instance=instance, partition_key="PTS", run_config=QUIET)
+            .execute_in_process(
+                instance=instance, partition_key="PTS", run_config={**QUIET, **WALK}
+            )
             .success
         )
         after = json.loads((version_dir / "probability.json").read_text())
@@ -146,5 +150,5 @@ def test_statmuse_report_prints_the_table(evaluated, capsys):
     settings, *_ = evaluated
     assert main(["report", "--home", str(settings.home)]) == 0
     out = capsys.readouterr().out
-    assert "PTS     proxy" in out and "Kelly ROI [95% CI]" in out
+    assert "PTS     proxy" in out and "bets real sportsbook lines only" in out
     assert "pts-" in out  # the production version, named

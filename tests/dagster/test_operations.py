@@ -82,10 +82,13 @@ def operated(tmp_path_factory):
         .execute_in_process(instance=instance, run_config=QUIET)
         .success
     )
+    walk = {
+        "ops": {"walk_forward_predictions": {"config": {"warmup_dates": 20, "refit_months": 3}}}
+    }
     for stat in STATS:
         assert (
             defs.resolve_job_def("evaluate_models_job")
-            .execute_in_process(instance=instance, partition_key=stat, run_config=QUIET)
+            .execute_in_process(instance=instance, partition_key=stat, run_config={**QUIET, **walk})
             .success
         )
     report = RunReport()

@@ -55,8 +55,9 @@ def real_pipeline(tmp_path_factory, real_data):
     matched = defs.resolve_job_def("match_lines_job").execute_in_process(
         instance=instance, run_config=QUIET
     )
-    # walk-forward through 2023-24, refit every two months to keep the test short
-    walk = {"ops": {"walk_forward_predictions": {"config": {"refit_months": 2}}}}
+    # walk-forward through 2023-24, refit twice (October, April) to keep the test short
+    config = {"refit_months": 6, "warmup_dates": 20}
+    walk = {"ops": {"walk_forward_predictions": {"config": config}}}
     evaluated = defs.resolve_job_def("evaluate_models_job").execute_in_process(
         instance=instance, partition_key="PTS", run_config={**QUIET, **walk}
     )

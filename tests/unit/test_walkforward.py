@@ -112,6 +112,8 @@ def test_fold_starts_and_the_default_period():
         date(2023, 10, 24), date(2024, 4, 14)
     )  # fmt: skip
     assert default_period(dates, None)[0] == date(2023, 10, 24)
+    # too little history before the season for a fit and a warm-up: the period starts later
+    assert default_period(dates, None, warmup_dates=2)[0] == date(2024, 4, 14)
 
 
 def test_each_interval_is_predicted_by_a_fit_of_earlier_games_only():
