@@ -452,7 +452,7 @@ def report_table(warehouse, echo=print) -> None:
     echo(
         f"  {'stat':<8}{'lines':<7}{'rows':>7}  {'period':<22}{'Brier':>7}{'market':>8}"
         f"  {'diff [95% CI]':<28}{'logloss':>8}{'market':>8}  {'diff [95% CI]':<28}"
-        f"{'raw Brier':>9}{'MAE':>7}{'line':>6}"
+        f"{'raw Brier':>9}{'MAE':>7}{'line':>6}  version"
     )
     for r in table.iter_rows(named=True):
         period = f"{r['first_date']}..{r['last_date']}"
@@ -465,6 +465,7 @@ def report_table(warehouse, echo=print) -> None:
             f"{r['ours_log_loss']:>8.4f}{r['market_log_loss']:>8.4f}"
             f"  {logloss:<28}"
             f"{r['raw_brier']:>9.4f}{r['ours_mae']:>7.2f}{r['line_mae']:>6.2f}"
+            f"  {r['model_version']}"
         )
     real = table.filter(pl.col("line_kind") == "real")
     if real.height == 0:
