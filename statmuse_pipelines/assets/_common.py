@@ -123,3 +123,11 @@ def image_markdown(path, alt: str) -> dg.MetadataValue:
     """A PNG embedded in markdown metadata (the UI shows it inline)."""
     data = base64.b64encode(path.read_bytes()).decode()
     return dg.MetadataValue.md(f"![{alt}](data:image/png;base64,{data})")
+
+
+def production_manifest(registry, stat: str, purpose: str) -> tuple[str, dict]:
+    """The stat's production version and its manifest; a Failure naming `purpose` without one."""
+    version = registry.production_version(stat)
+    if version is None:
+        raise dg.Failure(f"{stat} has no production model: {purpose}")
+    return version, registry.store.manifest(stat, version)

@@ -6,7 +6,7 @@ import dagster as dg
 import joblib
 import polars as pl
 
-from statmuse_pipelines.assets._common import image_markdown, md_table
+from statmuse_pipelines.assets._common import image_markdown, md_table, production_manifest
 from statmuse_pipelines.assets.datasets import target_partitions
 from statmuse_pipelines.assets.lines import market_lines, read_market_lines
 from statmuse_pipelines.assets.models import player_models
@@ -54,10 +54,7 @@ def calibrators(
     """The production model's predictive distribution and P(over) calibrator, fit on validation."""
     stat = context.partition_key
     registry = ModelRegistry(warehouse, model_store)
-    version = registry.production_version(stat)
-    if version is None:
-        raise dg.Failure(f"{stat} has no production model: nothing to calibrate yet")
-    manifest = model_store.manifest(stat, version)
+    version, manifest = production_manifest(registry, stat, "nothing to calibrate yet")
     splits = lake.read_dataset(stat, manifest["dataset_version"])
     # the evaluation fit never saw validation or test rows
     model = model_store.load(stat, version, "evaluation")

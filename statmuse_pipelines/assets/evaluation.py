@@ -7,15 +7,13 @@ from datetime import date
 import dagster as dg
 import polars as pl
 
-from statmuse_pipelines.assets._common import image_markdown, md_table
+from statmuse_pipelines.assets._common import image_markdown, md_table, production_manifest
 from statmuse_pipelines.assets.datasets import target_partitions, training_datasets
 from statmuse_pipelines.assets.lines import market_lines, read_market_lines
 from statmuse_pipelines.assets.models import player_models
 from statmuse_pipelines.core.backtest import HEADLINE, run_backtest
 from statmuse_pipelines.core.market_blend import BettingRule, BlendSettings
-from statmuse_pipelines.core.models import POOLED
 from statmuse_pipelines.core.probabilities import market_comparison
-from statmuse_pipelines.core.registry import refit_production
 from statmuse_pipelines.core.schemas import (
     BACKTEST_BETS,
     BACKTEST_RESULTS,
@@ -28,6 +26,7 @@ from statmuse_pipelines.core.walkforward import (
     default_period,
     latest_blend,
     latest_distribution,
+    walk_forward_fit,
     walk_forward_means,
     walk_forward_probabilities,
 )
@@ -58,22 +57,6 @@ class WalkForwardConfig(dg.Config):
             blend=BlendSettings(min_rows=self.min_blend_rows),
             rule=BettingRule(margin=self.margin),
         )
-
-
-def walk_forward_fit(manifest: dict):
-    """Refit a version's chosen settings on the rows before an interval (players with fewer
-    than `min_games` of those rows keep the pooled model)."""
-    min_games = int(manifest["settings"]["min_games"])
-
-    def fit(train: pl.DataFrame):
-        counts = dict(train.group_by("player_id").len().iter_rows())
-        champions = {
-            p: k for p, k in manifest["champions"].items()
-            if k != POOLED and counts.get(int(p), 0) >= min_games
-        }  # fmt: skip
-        return refit_production({**manifest, "champions": champions}, train)
-
-    return fit
 
 
 def read_walk_forward(lake: LakeResource, stat: str) -> tuple[str, pl.DataFrame]:
@@ -108,10 +91,7 @@ def walk_forward_predictions(
     stat = context.partition_key
     settings = config.settings()
     registry = ModelRegistry(warehouse, model_store)
-    version = registry.production_version(stat)
-    if version is None:
-        raise dg.Failure(f"{stat} has no production model: nothing to evaluate walk-forward yet")
-    manifest = model_store.manifest(stat, version)
+    version, manifest = production_manifest(registry, stat, "nothing to evaluate walk-forward yet")
     # the production version's own dataset: the walk-forward (and what it leaves for serving)
     # ends where that version's data ends, which is what serving's hindsight guard checks
     dataset = lake.read_manifest(stat, manifest["dataset_version"])

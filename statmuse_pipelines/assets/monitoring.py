@@ -7,7 +7,12 @@ from datetime import date, timedelta
 import dagster as dg
 import polars as pl
 
-from statmuse_pipelines.assets._common import add_partition_metadata, md_table, range_metadata
+from statmuse_pipelines.assets._common import (
+    add_partition_metadata,
+    md_table,
+    production_manifest,
+    range_metadata,
+)
 from statmuse_pipelines.assets.calibration import read_scored
 from statmuse_pipelines.assets.datasets import target_partitions
 from statmuse_pipelines.assets.normalize import player_game_stats
@@ -275,10 +280,7 @@ def feature_drift(
     """Recent features, predictions and calibration against what the production model learned."""
     stat = context.partition_key
     registry = ModelRegistry(warehouse, model_store)
-    version = registry.production_version(stat)
-    if version is None:
-        raise dg.Failure(f"{stat} has no production model: no drift to check")
-    manifest = model_store.manifest(stat, version)
+    version, manifest = production_manifest(registry, stat, "no drift to check")
     # the most recent rows the production model learned from (it is refit on every split)
     reference = lake.read_dataset(stat, manifest["dataset_version"])["test"]
     stored = lake.stored_days("player_features")

@@ -31,11 +31,16 @@ def brier(p: np.ndarray, y: np.ndarray) -> float:
 
 
 def log_loss(p: np.ndarray, y: np.ndarray) -> float:
-    p = np.clip(np.asarray(p, float), EPS, 1 - EPS)
-    y = np.asarray(y, float)
     if not len(y):
         return math.nan
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+    return float(np.mean(row_log_loss(p, y)))
+
+
+def row_log_loss(p: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Each row's log loss (what `log_loss` averages)."""
+    p = np.clip(np.asarray(p, float), EPS, 1 - EPS)
+    y = np.asarray(y, float)
+    return -(y * np.log(p) + (1 - y) * np.log(1 - p))
 
 
 def reliability(p: np.ndarray, y: np.ndarray, bins: int = 10) -> list[dict[str, float]]:

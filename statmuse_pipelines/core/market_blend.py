@@ -28,7 +28,7 @@ import numpy as np
 import polars as pl
 from scipy import optimize
 
-from statmuse_pipelines.core.calibration import log_loss
+from statmuse_pipelines.core.calibration import log_loss, row_log_loss
 from statmuse_pipelines.core.odds import expected_value, kelly_fraction
 
 EPS = 1e-4
@@ -178,18 +178,13 @@ def fit_blend(history: pl.DataFrame, settings: BlendSettings = BlendSettings()) 
     )
 
 
-def _row_log_loss(p: np.ndarray, y: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-6, 1 - 1e-6)
-    return -(y * np.log(p) + (1 - y) * np.log(1 - p))
-
-
 def _clustered_gain(
     market: np.ndarray, ours: np.ndarray, y: np.ndarray, days: np.ndarray
 ) -> tuple[float, float]:
     """Mean log-loss gain of ours over the market per row, and its standard error with the
     rows of a game date as one cluster."""
     y = np.asarray(y, dtype=float)
-    d = _row_log_loss(market, y) - _row_log_loss(ours, y)
+    d = row_log_loss(market, y) - row_log_loss(ours, y)
     _, inverse = np.unique(days, return_inverse=True)
     sums, counts = np.bincount(inverse, weights=d), np.bincount(inverse).astype(float)
     n = counts.sum()

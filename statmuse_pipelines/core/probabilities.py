@@ -18,6 +18,7 @@ from statmuse_pipelines.core.calibration import (
     choose_calibrator,
     probability_metrics,
     reliability,
+    row_log_loss,
 )
 from statmuse_pipelines.core.distributions import CountDistribution, choose_family
 from statmuse_pipelines.core.lines import proxy_lines
@@ -184,10 +185,7 @@ def market_comparison(scored: pl.DataFrame, kind: str = "real") -> dict[str, flo
     raw = probability_metrics(real["p_over_raw"].to_numpy(), y)
     days = real["game_date"].to_numpy()
     brier = paired_interval((p_ours - y) ** 2, (p_market - y) ** 2, days)
-    pe, me = np.clip(p_ours, 1e-6, 1 - 1e-6), np.clip(p_market, 1e-6, 1 - 1e-6)
-    ll_ours = -(y * np.log(pe) + (1 - y) * np.log(1 - pe))
-    ll_market = -(y * np.log(me) + (1 - y) * np.log(1 - me))
-    logloss = paired_interval(ll_ours, ll_market, days)
+    logloss = paired_interval(row_log_loss(p_ours, y), row_log_loss(p_market, y), days)
     every = scored.filter(pl.col("line_kind") == kind)
     recommended = (
         float((every["recommendation"] != "PASS").mean())

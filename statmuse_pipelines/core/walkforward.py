@@ -35,7 +35,9 @@ from statmuse_pipelines.core.market_blend import (
     fit_blend,
     recommend,
 )
+from statmuse_pipelines.core.models import POOLED
 from statmuse_pipelines.core.probabilities import outcome_over, with_lines
+from statmuse_pipelines.core.registry import refit_production
 
 PASS = "PASS"
 
@@ -99,6 +101,22 @@ def fold_starts(start: date, end: date, months: int) -> list[date]:
 
 
 Fit = Callable[[pl.DataFrame], object]  # training rows -> a model with .predict(frame) -> ndarray
+
+
+def walk_forward_fit(manifest: dict) -> Fit:
+    """Refit a version's chosen settings on the rows before an interval (players with fewer
+    than `min_games` of those rows keep the pooled model)."""
+    min_games = int(manifest["settings"]["min_games"])
+
+    def fit(train: pl.DataFrame):
+        counts = dict(train.group_by("player_id").len().iter_rows())
+        champions = {
+            p: k for p, k in manifest["champions"].items()
+            if k != POOLED and counts.get(int(p), 0) >= min_games
+        }  # fmt: skip
+        return refit_production({**manifest, "champions": champions}, train)
+
+    return fit
 
 
 def walk_forward_means(
