@@ -94,7 +94,6 @@ def main(argv: list[str] | None = None) -> int:
                     version = registry.versions(stat)["version"][-1]
                     statmuse(["models", "promote", "--stat", stat, "--version", version,
                               "--home", str(home)])  # fmt: skip
-            _run(defs.resolve_job_def("match_lines_job"), instance, report, "lines", quiet)
             for stat in stats:
                 _run(defs.resolve_job_def("evaluate_models_job"), instance, report, stat, quiet,
                      partition_key=stat)  # fmt: skip

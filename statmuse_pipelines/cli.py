@@ -405,7 +405,8 @@ WITH production AS (
     WHERE stage = 'production' GROUP BY stat
 )
 SELECT c.*, h.bets, h.roi, h.roi_low, h.roi_high, f.bets AS flat_bets, f.roi AS flat_roi,
-       f.roi_low AS flat_roi_low, f.roi_high AS flat_roi_high
+       f.roi_low AS flat_roi_low, f.roi_high AS flat_roi_high, f.clv_bets, f.clv_line_move,
+       f.clv_beat_close
 FROM market_comparison c
 JOIN production p USING (stat, model_version)
 LEFT JOIN backtest_results h ON h.stat = c.stat AND h.model_version = c.model_version
@@ -476,7 +477,7 @@ def report_table(warehouse, echo=print) -> None:
     echo("with a 95% bootstrap interval, flat 1-unit stakes and quarter Kelly (2%/bet, 10%/day)")
     echo(
         f"  {'stat':<8}{'lines':<7}{'props':>7}{'bet':>7}{'bets':>7}  {'flat ROI [95% CI]':<28}"
-        f"{'Kelly ROI [95% CI]':<28}{'version'}"
+        f"{'Kelly ROI [95% CI]':<28}{'CLV bets':>8}{'move':>7}{'beat':>6}  version"
     )
     for r in real.iter_rows(named=True):
         share = r["recommended_share"] if r["recommended_share"] is not None else 0.0
@@ -484,8 +485,18 @@ def report_table(warehouse, echo=print) -> None:
             f"  {r['stat']:<8}{r['line_kind']:<7}{r['mae_rows']:>7,}{share:>7.1%}"
             f"{r['flat_bets'] or 0:>7,}  "
             f"{_ci(r['flat_roi'], r['flat_roi_low'], r['flat_roi_high'], '+.1%'):<28}"
-            f"{_ci(r['roi'], r['roi_low'], r['roi_high'], '+.1%'):<28}{r['model_version']}"
+            f"{_ci(r['roi'], r['roi_low'], r['roi_high'], '+.1%'):<28}{_clv(r)}"
+            f"  {r['model_version']}"
         )
+    echo("CLV: bets whose prop was quoted again later (bets use the opening quote); move = mean")
+    echo("points the consensus line moved toward our side by the close; beat = share that beat it")
+
+
+def _clv(r: dict) -> str:
+    n = r.get("clv_bets") or 0
+    if n == 0:
+        return f"{0:>8}{'-':>7}{'-':>6}"
+    return f"{n:>8,}{r['clv_line_move']:>+7.2f}{r['clv_beat_close']:>6.0%}"
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

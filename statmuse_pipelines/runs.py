@@ -189,6 +189,19 @@ def _models(
             return
 
 
+def _lines_span(settings: Settings) -> tuple[date, date] | None:
+    """The game dates the lines source covers, within the partitions (None for proxies)."""
+    from statmuse_pipelines.partitions import FIRST_DATE, daily_partitions
+    from statmuse_pipelines.resources.lines import LinesResource
+
+    span = LinesResource(source=settings.lines).dates()
+    if span is None:
+        return None
+    lo = max(span[0], date.fromisoformat(FIRST_DATE))
+    hi = min(span[1], date.fromisoformat(daily_partitions.get_last_partition_key()))
+    return (lo, hi) if lo <= hi else None
+
+
 def _evaluate(
     settings: Settings, defs, instance, stats: Sequence[str], report: RunReport, step: int,
     steps: int, echo: Echo, walk_forward: dict | None = None,
@@ -197,22 +210,33 @@ def _evaluate(
     and backtest each stat that has a production model."""
     from statmuse_pipelines.resources.models import ModelRegistry, ModelStoreResource
     from statmuse_pipelines.resources.warehouse import WarehouseResource
+    from statmuse_pipelines.sensors.jobs import range_tags
 
     t0 = time.monotonic()
-    result = defs.resolve_job_def("match_lines_job").execute_in_process(
-        instance=instance, tags={"statmuse/cli": "evaluate"}, run_config=QUIET, raise_on_error=False
-    )
-    report.runs.append(result.run_id)
-    collect_checks(result, report)
-    mats = result.asset_materializations_for_node("market_lines")
-    kind = mats[0].metadata["line_kind"].value if mats else "?"
-    rate = mats[0].metadata.get("match_rate_on_covered_dates") if mats else None
-    detail = f"real, {rate.value:.1%} of spellings matched" if rate is not None else kind
-    status = "ok" if result.success else "FAILED"
-    echo(f"[{step}/{steps}] market lines ({detail})  {time.monotonic() - t0:5.1f}s  {status}")
-    if not result.success:
-        report.failed = failure_message(result)
-        return
+    span = _lines_span(settings)
+    if span is None:
+        echo(f"[{step}/{steps}] market lines: proxy lines (labelled; nothing to store)")
+    else:
+        first, last = span
+        result = defs.resolve_job_def("match_lines_job").execute_in_process(
+            instance=instance,
+            tags={**range_tags(first.isoformat(), last.isoformat()), "statmuse/cli": "evaluate"},
+            run_config=QUIET,
+            raise_on_error=False,
+        )
+        report.runs.append(result.run_id)
+        collect_checks(result, report)
+        mats = result.asset_materializations_for_node("market_lines")
+        rate = mats[0].metadata.get("match_rate_on_covered_dates") if mats else None
+        detail = f", {rate.value:.1%} of spellings matched" if rate is not None else ""
+        status = "ok" if result.success else "FAILED"
+        echo(
+            f"[{step}/{steps}] market lines {first}..{last} (real{detail})  "
+            f"{time.monotonic() - t0:5.1f}s  {status}"
+        )
+        if not result.success:
+            report.failed = failure_message(result)
+            return
     registry = ModelRegistry(
         WarehouseResource(path=str(settings.warehouse_path)),
         ModelStoreResource(root=str(settings.models_dir)),

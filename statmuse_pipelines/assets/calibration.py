@@ -43,7 +43,7 @@ def read_scored(lake: LakeResource, stat: str) -> tuple[str, pl.DataFrame]:
     partitions_def=target_partitions,
     group_name="calibration",
     kinds={"scipy", "scikit-learn", "duckdb", "matplotlib"},
-    deps=[player_models, market_lines],
+    deps=[player_models, dg.AssetDep(market_lines, partition_mapping=dg.AllPartitionMapping())],
 )
 def calibrators(
     context: dg.AssetExecutionContext,

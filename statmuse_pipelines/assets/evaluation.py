@@ -77,7 +77,11 @@ def _round(value):
     group_name="evaluation",
     kinds={"xgboost", "scikit-learn", "polars", "duckdb"},
     pool="duckdb",
-    deps=[player_models, market_lines, training_datasets],
+    deps=[
+        player_models,
+        dg.AssetDep(market_lines, partition_mapping=dg.AllPartitionMapping()),
+        training_datasets,
+    ],
 )
 def walk_forward_predictions(
     context: dg.AssetExecutionContext,
@@ -271,7 +275,8 @@ def backtest_reports(
     png = bankroll_plot(bets_frame, stat, version, lake)
     columns = ["line_kind", "strategy", "staking", "price_rule", "bets", "win_rate", "roi",
                "roi_low", "roi_high", "final_bankroll", "max_drawdown", "sharpe"]  # fmt: skip
-    headline = results_frame.filter(pl.col("headline")).select(columns)
+    clv = ["clv_bets", "clv_line_move", "clv_beat_close"]
+    headline = results_frame.filter(pl.col("headline")).select(*columns, *clv)
     exploratory = (
         results_frame.filter(~pl.col("headline") & (pl.col("bets") >= 30))
         .sort("line_kind", "strategy", "staking", "price_rule")

@@ -1,30 +1,58 @@
 """Stage `lines`: pregame sportsbook lines matched to players, the market's view of each prop."""
 
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import date, timedelta
 
 import dagster as dg
 import polars as pl
 
 from statmuse_pipelines.assets._common import md_table
 from statmuse_pipelines.assets.normalize import player_game_stats
-from statmuse_pipelines.core.lines import consensus, match_players, match_rate, pregame
+from statmuse_pipelines.core.lines import (
+    CANDIDATE_DAYS,
+    consensus,
+    match_players,
+    match_rate,
+    pregame,
+    with_close,
+)
 from statmuse_pipelines.core.schemas import LINE_MATCHES, MARKET_LINES, PLAYER_GAME_STATS
+from statmuse_pipelines.partitions import daily_partitions, partition_days
 from statmuse_pipelines.resources.lake import LakeResource
 from statmuse_pipelines.resources.lines import LinesResource
 from statmuse_pipelines.resources.warehouse import WarehouseResource
 
 
-def read_market_lines(lake: LakeResource) -> pl.DataFrame | None:
-    """The stored consensus lines (None before market_lines has run)."""
-    path = lake.table_dir("market_lines") / "consensus.parquet"
-    return pl.read_parquet(path) if path.exists() else None
+def read_market_lines(
+    lake: LakeResource, days: Sequence[date] | None = None
+) -> pl.DataFrame | None:
+    """The stored lines of `days` (default: every stored day); None before market_lines has run."""
+    stored = lake.stored_days("market_lines")
+    wanted = [d for d in stored if days is None or d in set(days)]
+    if not stored:
+        return None
+    frame = lake.read_days("market_lines", wanted, MARKET_LINES.schema)
+    # days stored before a column was added carry it as null
+    missing = [
+        pl.lit(None, t).alias(c) for c, t in MARKET_LINES.schema.items() if c not in frame.columns
+    ]
+    return MARKET_LINES.conform(frame.with_columns(missing))
 
 
 @dg.asset(
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="lines",
     kinds={"polars", "parquet", "duckdb"},
     pool="duckdb",
-    deps=[dg.AssetDep(player_game_stats, partition_mapping=dg.AllPartitionMapping())],
+    deps=[
+        dg.AssetDep(
+            player_game_stats,
+            partition_mapping=dg.TimeWindowPartitionMapping(
+                start_offset=-CANDIDATE_DAYS, end_offset=0
+            ),
+        )
+    ],
     check_specs=[
         dg.AssetCheckSpec(
             "lines_match_players",
@@ -39,11 +67,14 @@ def market_lines(
     lake: LakeResource,
     warehouse: WarehouseResource,
 ) -> dg.MaterializeResult:
-    """Pregame sportsbook lines matched to players: consensus line, prices, market P(over)."""
-    folder = lake.table_dir("market_lines")
-    folder.mkdir(parents=True, exist_ok=True)
+    """The game dates' pregame sportsbook lines matched to players: the opening consensus line,
+    its prices and market P(over), and the close beside it. One file per game date; a day
+    without lines in the source is stored empty, so re-running a range replaces it whole."""
+    days = partition_days(context)
+    first, last = days[0], days[-1]
     if lines.is_proxy():
-        pl.DataFrame(schema=MARKET_LINES.schema).write_parquet(folder / "consensus.parquet")
+        lake.write_days("market_lines", pl.DataFrame(schema=MARKET_LINES.schema), days, "game_date")
+        lake.write_days("line_matches", pl.DataFrame(schema=LINE_MATCHES.schema), days, "game_date")
         return dg.MaterializeResult(
             metadata={"source": lines.describe(), "dagster/row_count": 0, "line_kind": "proxy"},
             check_results=[
@@ -54,30 +85,33 @@ def market_lines(
                 )
             ],
         )
-    quotes = lines.quotes()
-    before = pregame(quotes)
-    if before.height == 0:
+    quotes = lines.quotes().filter(pl.col("game_date").is_between(first, last))
+    opening, close = pregame(quotes, "first"), pregame(quotes, "last")
+    if quotes.height and close.height == 0:
         raise dg.Failure(
-            f"{lines.describe()}: {quotes.height} quotes, none of them pregame with both prices"
+            f"{lines.describe()}: {quotes.height} quotes on {first}..{last}, none of them "
+            "pregame with both prices"
         )
-    first, last = before["game_date"].min(), before["game_date"].max()
     stored = set(lake.stored_days("player_game_stats"))
-    span = [first - timedelta(days=30) + timedelta(days=i) for i in range((last - first).days + 31)]
+    span = [first - timedelta(days=CANDIDATE_DAYS) + timedelta(days=i)
+            for i in range((last - first).days + CANDIDATE_DAYS + 1)]  # fmt: skip
     games = lake.read_days(
         "player_game_stats",
         [d for d in span if d in stored],
         PLAYER_GAME_STATS.schema,
         ["team_id", "player_id", "player_name", "game_date"],
     )
-    matches = match_players(before, games)
-    lines_frame = consensus(before, matches)
-    lines_frame.write_parquet(folder / "consensus.parquet")
-    matches.write_parquet(folder / "matches.parquet")
-    warehouse.replace_where(LINE_MATCHES, matches, "TRUE", [])
-    warehouse.replace_where(MARKET_LINES, lines_frame, "TRUE", [])
+    matches = match_players(close, games)
+    lines_frame = MARKET_LINES.conform(
+        with_close(consensus(opening, matches), consensus(close, matches))
+    )
+    lake.write_days("market_lines", lines_frame, days, "game_date")
+    lake.write_days("line_matches", LINE_MATCHES.conform(matches), days, "game_date")
+    warehouse.replace_days(LINE_MATCHES, matches, days)
+    warehouse.replace_days(MARKET_LINES, lines_frame, days)
     # rate on dates our box scores cover (lines for playoff games cannot be matched to players
     # when the source has regular-season logs only)
-    covered = matches.filter(pl.col("game_date") <= max(stored)) if stored else matches
+    covered = matches.filter(pl.col("game_date") <= max(stored)) if stored else matches.clear()
     rate = match_rate(covered)
     unmatched = (
         matches.filter(pl.col("player_id").is_null())
@@ -90,8 +124,11 @@ def market_lines(
             "source": lines.describe(),
             "line_kind": "real",
             "quotes": quotes.height,
-            "pregame_quotes": before.height,
+            "pregame_quotes_at_the_close": close.height,
+            "pregame_quotes_at_the_opening": opening.height,
             "dates": f"{first}..{last}",
+            "game_dates_with_lines": lines_frame["game_date"].n_unique(),
+            "props_with_a_later_quote": int(lines_frame["close_is_later"].sum()),
             "spellings_on_covered_dates": rate["spellings"],
             "match_rate_on_covered_dates": rate["match_rate"],
             "matched_and_played": rate["matched_and_played"],
@@ -105,7 +142,7 @@ def market_lines(
         check_results=[
             dg.AssetCheckResult(
                 check_name="lines_match_players",
-                passed=rate["match_rate"] >= 0.9,
+                passed=rate["spellings"] == 0 or rate["match_rate"] >= 0.9,
                 severity=dg.AssetCheckSeverity.WARN,
                 description=f"{rate['match_rate']:.1%} of {rate['spellings']} spellings matched "
                 "on dates with box scores",

@@ -66,8 +66,7 @@ def predict_day(
     games, teams, prior = _history(lake, day)
     targets = slate_candidates(games, slate, day)
     features = build_features(games, teams, targets, prior)
-    lines = read_market_lines(lake)
-    day_lines = lines.filter(pl.col("game_date") == day) if lines is not None else None
+    day_lines = read_market_lines(lake, [day])
     store = registry.store
     out, skipped = [], {}
     for stat in TARGETS:

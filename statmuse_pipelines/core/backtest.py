@@ -202,6 +202,35 @@ def summarize_bets(bets: pl.DataFrame, seed: int = 7) -> dict[str, float]:
     }
 
 
+def closing_line_value(bets: pl.DataFrame) -> dict[str, float]:
+    """Closing-line value of placed bets that have a later quote (`close_is_later`): the mean
+    move of the consensus line toward our side (points; OVER gains when the line rises) and
+    the share of bets that beat the close: the line moved our way, or it stayed and the closing
+    de-vigged P of our side is above the opening's. Without close columns: no CLV bets."""
+    cols = ("close_is_later", "close_line", "close_market_p_over", "market_p_over")
+    if bets.height == 0 or any(c not in bets.columns for c in cols):
+        return {"clv_bets": 0, "clv_line_move": math.nan, "clv_beat_close": math.nan}
+    later = bets.filter(
+        (pl.col("stake") > 0)
+        & pl.col("close_is_later").fill_null(False)
+        & pl.col("close_line").is_not_null()
+        & pl.col("close_market_p_over").is_not_null()
+    )
+    if later.height == 0:
+        return {"clv_bets": 0, "clv_line_move": math.nan, "clv_beat_close": math.nan}
+    sign = pl.when(pl.col("side") == "OVER").then(1.0).otherwise(-1.0)
+    scored = later.select(
+        move=(pl.col("close_line") - pl.col("line")) * sign,
+        p_gain=(pl.col("close_market_p_over") - pl.col("market_p_over")) * sign,
+    )
+    beat = (scored["move"] > 0) | ((scored["move"] == 0) & (scored["p_gain"] > 0))
+    return {
+        "clv_bets": later.height,
+        "clv_line_move": float(scored["move"].mean()),
+        "clv_beat_close": float(beat.mean()),
+    }
+
+
 def run_backtest(rows: pl.DataFrame, seed: int = 7) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Every strategy x staking x price rule: (results, bets)."""
     results, all_bets = [], []
@@ -215,6 +244,7 @@ def run_backtest(rows: pl.DataFrame, seed: int = 7) -> tuple[pl.DataFrame, pl.Da
                         "staking": staking,
                         "price_rule": price_rule,
                         **summarize_bets(bets, seed),
+                        **closing_line_value(bets),
                     }
                 )
                 all_bets.append(

@@ -4,7 +4,12 @@ A quote is one book's over/under line for one player, market and game at one sna
 backtests and calibration use, per player-game-market:
 
 - only quotes taken before tip-off (`is_pregame` and snapshot < commence time) with both prices,
-  each book's last snapshot, and of its ladder the main line (the pair nearest even odds);
+  and of each book's ladder the main line (the pair nearest even odds);
+- two views of each prop: the opening (each book's first snapshot) and the close (each book's
+  last), each from one snapshot time: a book whose quote is more than an hour from the others'
+  (a stale or a late quote) is left out of that view, so a price is one a bettor could have had
+  at the same moment as the rest. Bets are priced at the opening (what a morning slate sees);
+  the close measures closing-line value;
 - the consensus line: the median of the books' lines, snapped to the nearest line a book actually
   offers (the lower one on a tie), so a bet at it can be placed;
 - the prices at that line, without off-market quotes (de-vigged P more than 0.10 from the books'
@@ -22,6 +27,7 @@ more than the player's last ten games.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +63,7 @@ PROXY_OVERROUND = 2 * 110 / 210  # -110 on both sides of a coin flip: 1.0476
 PROXY_P_RANGE = (0.05, 0.95)
 CANDIDATE_DAYS = 30
 OFF_MARKET = 0.10  # de-vigged P(over) this far from the books' median at the line: dropped
+SNAPSHOT_WINDOW = timedelta(hours=1)  # quotes of one view are this close to its median snapshot
 # names books use for franchises that NBA.com spells otherwise
 TEAM_NAME_ALIASES = {"Los Angeles Clippers": "LA Clippers"}
 
@@ -116,10 +123,15 @@ def _type_lines(raw: pl.DataFrame, origin: str) -> pl.DataFrame:
     return typed
 
 
-def pregame(quotes: pl.DataFrame) -> pl.DataFrame:
-    """Quotes taken before tip-off with both prices, each book's last snapshot per player,
-    market and game, and of that snapshot's ladder of lines one main line: the pair nearest
-    even odds (ties: the lower line), so the same quotes in any order give the same result."""
+def pregame(quotes: pl.DataFrame, keep: str = "last") -> pl.DataFrame:
+    """Quotes taken before tip-off with both prices: each book's last (`keep="last"`, the close)
+    or first (`keep="first"`, the opening) snapshot per player, market and game, and of that
+    snapshot's ladder of lines one main line, the pair nearest even odds (ties: the lower line),
+    so the same quotes in any order give the same result. Books whose snapshot is more than
+    SNAPSHOT_WINDOW from the view's median snapshot time (the lower median for the opening, the
+    upper for the close) are left out: a view's prices are from one moment."""
+    if keep not in ("first", "last"):
+        raise ValueError(f"pregame: keep must be 'first' or 'last', not {keep!r}")
     # a feed without tip times (the real closing feed) takes its event's scheduled tip from
     # another feed's quotes of the same event, so "before tip-off" is checked, not assumed
     tip = pl.col("commence_time_utc").fill_null(pl.col("commence_time_utc").max().over("event_id"))
@@ -133,15 +145,28 @@ def pregame(quotes: pl.DataFrame) -> pl.DataFrame:
             | (pl.col("snapshot_time_utc") < pl.col("commence_time_utc"))
         )
     )
-    key = ["game_date", "event_id", "player_name", "market_code", "bookmaker"]
-    last = before.filter(pl.col("snapshot_time_utc") == pl.col("snapshot_time_utc").max().over(key))
-    p_over, _ = devig(last["over_odds"].to_numpy(), last["under_odds"].to_numpy())
-    return (
-        last.with_columns(_dist=(pl.Series(p_over) - 0.5).abs())
+    prop = ["game_date", "event_id", "player_name", "market_code"]
+    key = [*prop, "bookmaker"]
+    snap = pl.col("snapshot_time_utc")
+    chosen = before.filter(snap == (snap.max() if keep == "last" else snap.min()).over(key))
+    p_over, _ = devig(chosen["over_odds"].to_numpy(), chosen["under_odds"].to_numpy())
+    main = (
+        chosen.with_columns(_dist=(pl.Series(p_over) - 0.5).abs())
         .sort([*key, "_dist", "line", "over_odds", "under_odds"])
         .group_by(key, maintain_order=True)
         .first()
         .drop("_dist")
+    )
+    at = snap.str.to_datetime(strict=False, time_zone="UTC")
+    middle = at.quantile(0.5, interpolation="higher" if keep == "last" else "lower").over(prop)
+    return (
+        main.with_columns(_at=at, _middle=middle)
+        .filter(
+            pl.col("_at").is_null()
+            | pl.col("_middle").is_null()
+            | ((pl.col("_at") - pl.col("_middle")).abs() <= SNAPSHOT_WINDOW)
+        )
+        .drop("_at", "_middle")
     )
 
 
@@ -296,6 +321,23 @@ def consensus(quotes: pl.DataFrame, matches: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def with_close(opening: pl.DataFrame, close: pl.DataFrame) -> pl.DataFrame:
+    """The opening consensus (from `pregame(..., "first")`) with the close's line and market
+    P(over) beside it (from `pregame(..., "last")`). `close_is_later` says a later quote exists,
+    so closing-line value can be measured on that prop."""
+    key = ["game_date", "player_id", "market"]
+    later = close.select(
+        *key,
+        pl.col("consensus_line").alias("close_line"),
+        pl.col("market_p_over").alias("close_market_p_over"),
+        pl.col("last_snapshot_utc").alias("close_snapshot_utc"),
+    )
+    return opening.join(later, on=key, how="left").with_columns(
+        close_is_later=pl.col("close_snapshot_utc").is_not_null()
+        & (pl.col("close_snapshot_utc") > pl.col("last_snapshot_utc"))
+    )
+
+
 def naive_p_over(line: np.ndarray, mean: np.ndarray, variance: np.ndarray) -> np.ndarray:
     """The naive book's P(stat > line) from the last 10 games' mean and variance: the even mix of
     a normal (spread at least 0.5 and at least Poisson's) and a negative binomial (at least
@@ -353,6 +395,9 @@ def proxy_lines(frame: pl.DataFrame, market: str) -> pl.DataFrame:
         pl.Series("best_under_odds", under),
         pl.Series("market_p_over", p_over),
         pl.lit("proxy").alias("line_kind"),
+        pl.lit(None, pl.Float64).alias("close_line"),
+        pl.lit(None, pl.Float64).alias("close_market_p_over"),
+        pl.lit(False).alias("close_is_later"),
     )
 
 

@@ -25,7 +25,8 @@ from statmuse_pipelines.core.lines import proxy_lines
 
 LINE_FIELDS = (
     "consensus_line", "reference_book", "ref_over_odds", "ref_under_odds", "best_over_odds",
-    "best_under_odds", "market_p_over", "line_kind",
+    "best_under_odds", "market_p_over", "line_kind", "close_line", "close_market_p_over",
+    "close_is_later",
 )  # fmt: skip
 
 

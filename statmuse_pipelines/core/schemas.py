@@ -258,7 +258,8 @@ LINE_MATCHES = Table(
 
 MARKET_LINES = Table(
     name="market_lines",
-    doc="Consensus pregame line per player, game and market, with prices and the market's P(over).",
+    doc="Consensus pregame line per player, game and market at the opening (priced: what bets "
+    "use) and at the close, with prices and the market's P(over).",
     key=("game_date", "player_id", "market"),
     columns=(
         Column("game_date", pl.Date(), "game date"),
@@ -284,8 +285,12 @@ MARKET_LINES = Table(
             "market_p_over", pl.Float64(), "de-vigged probability of the over (median of books)"
         ),
         Column("overround", pl.Float64(), "sum of implied probabilities (median of books)"),
-        Column("last_snapshot_utc", pl.String(), "latest pregame snapshot used"),
+        Column("last_snapshot_utc", pl.String(), "latest snapshot of the opening quotes used"),
         Column("line_kind", pl.String(), "real (this table only holds sportsbook lines)"),
+        Column("close_line", pl.Float64(), "consensus line of the books' last pregame quotes"),
+        Column("close_market_p_over", pl.Float64(), "de-vigged P(over) at the close's line"),
+        Column("close_snapshot_utc", pl.String(), "latest snapshot of the closing quotes used"),
+        Column("close_is_later", pl.Boolean(), "a quote later than the opening exists"),
     ),
 )
 
@@ -346,6 +351,18 @@ BACKTEST_RESULTS = Table(
         Column("final_bankroll", pl.Float64(), "bankroll at the end (started at 100)"),
         Column("max_drawdown", pl.Float64(), "largest peak-to-trough fall of the bankroll (share)"),
         Column("sharpe", pl.Float64(), "daily bankroll returns, mean / std x sqrt(165)"),
+        Column("clv_bets", pl.Int64(), "bets whose prop has a quote later than the opening"),
+        Column(
+            "clv_line_move",
+            pl.Float64(),
+            "mean move of the consensus line from the bet's opening to the close, toward our side",
+        ),
+        Column(
+            "clv_beat_close",
+            pl.Float64(),
+            "share of clv_bets that beat the close (line moved our way, or same line and a "
+            "higher closing P of our side)",
+        ),
         Column("first_day", pl.Date(), "first game date bet"),
         Column("last_day", pl.Date(), "last game date bet"),
     ),
@@ -442,6 +459,9 @@ WALK_FORWARD_PREDICTIONS = Table(
         Column("p_push", pl.Float64(), "P(push) from our distribution (0 on .5 lines)"),
         Column("p_over_cond", pl.Float64(), "final P(over | no push): what the metrics score"),
         Column("market_p_over", pl.Float64(), "de-vigged market P(over) (naive book's on proxies)"),
+        Column("close_line", pl.Float64(), "the closing consensus line (real lines only)"),
+        Column("close_market_p_over", pl.Float64(), "de-vigged market P(over) at the close"),
+        Column("close_is_later", pl.Boolean(), "a quote later than the opening (priced) exists"),
         Column(
             "p_shadow", pl.Float64(), "the date's fitted blend's P(over), used or not (its track)"
         ),

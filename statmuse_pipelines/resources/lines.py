@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -22,6 +23,13 @@ class LinesResource(dg.ConfigurableResource):
 
     def quotes(self) -> pl.DataFrame:
         return read_lines(Path(self.source).expanduser())
+
+    def dates(self) -> tuple[date, date] | None:
+        """The first and last game date the source has lines for (None for proxies or none)."""
+        if self.is_proxy():
+            return None
+        days = self.quotes()["game_date"].drop_nulls()
+        return (days.min(), days.max()) if days.len() else None
 
     def describe(self) -> str:
         if self.is_proxy():

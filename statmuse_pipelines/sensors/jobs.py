@@ -36,7 +36,8 @@ evaluate_models_job = dg.define_asset_job(
 match_lines_job = dg.define_asset_job(
     name="match_lines_job",
     selection=dg.AssetSelection.assets("market_lines"),
-    description="Read the configured sportsbook lines and match them to players.",
+    description="Store the configured sportsbook lines of game dates, matched to players "
+    "(a range of dates in one run).",
 )
 
 # stats.nba.com corrects box scores for a day or two after a game: each morning re-ingest the last

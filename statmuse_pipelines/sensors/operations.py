@@ -25,8 +25,8 @@ from statmuse_pipelines.settings import LEAGUE_TZ
 
 predict_slate_job = dg.define_asset_job(
     name="predict_slate_job",
-    selection=dg.AssetSelection.assets("daily_predictions"),
-    description="Predict a day's slate with the production models.",
+    selection=dg.AssetSelection.assets("market_lines", "daily_predictions"),
+    description="Store a day's sportsbook lines and predict its slate with the production models.",
 )
 grade_predictions_job = dg.define_asset_job(
     name="grade_predictions_job",

@@ -48,11 +48,6 @@ def evaluated(tmp_path_factory):
         run_config={**QUIET, "ops": {"player_models": {"config": SMALL}}},
     )
     assert trained.success
-    assert (
-        defs.resolve_job_def("match_lines_job")
-        .execute_in_process(instance=instance, run_config=QUIET)
-        .success
-    )
     result = defs.resolve_job_def("evaluate_models_job").execute_in_process(
         instance=instance, partition_key="PTS", run_config={**QUIET, **WALK}
     )

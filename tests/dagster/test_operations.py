@@ -77,11 +77,6 @@ def operated(tmp_path_factory):
             instance=instance, partition_key=stat,
             run_config={**QUIET, "ops": {"player_models": {"config": SMALL}}},
         ).success  # fmt: skip
-    assert (
-        defs.resolve_job_def("match_lines_job")
-        .execute_in_process(instance=instance, run_config=QUIET)
-        .success
-    )
     walk = {
         "ops": {"walk_forward_predictions": {"config": {"warmup_dates": 20, "refit_months": 3}}}
     }

@@ -15,6 +15,7 @@ from statmuse_pipelines.definitions import build_definitions
 from statmuse_pipelines.resources.lake import LakeResource
 from statmuse_pipelines.resources.sources import FilesGameLogSource
 from statmuse_pipelines.resources.warehouse import WarehouseResource
+from statmuse_pipelines.sensors.jobs import range_tags
 from statmuse_pipelines.settings import Settings
 from tests.dagster.helpers import QUIET
 
@@ -52,8 +53,9 @@ def real_pipeline(tmp_path_factory, real_data):
         version = trained.asset_materializations_for_node("player_models")[0].metadata["version"]
         assert main(["models", "promote", "--stat", "PTS", "--version", version.value,
                      "--home", str(home)]) == 0  # fmt: skip
+    # a backfill stores every real line the source has: one run over its game dates
     matched = defs.resolve_job_def("match_lines_job").execute_in_process(
-        instance=instance, run_config=QUIET
+        instance=instance, run_config=QUIET, tags=range_tags("2023-10-24", "2024-05-25")
     )
     # walk-forward through 2023-24, refit twice (October, April) to keep the test short
     config = {"refit_months": 6, "warmup_dates": 20}
@@ -76,6 +78,17 @@ def test_real_lines_match_players(real_pipeline):
     unmatched = wh.query("SELECT count(*) AS n FROM line_matches WHERE player_id IS NULL")["n"][0]
     assert unmatched > 0  # players who did not play, playoff dates: listed with a reason
     assert wh.query("SELECT count(*) AS n FROM line_matches WHERE reason = ''")["n"][0] > 0
+    # one file per game date of the source's span, empty on days without games
+    days = LakeResource(root=str(settings.lake_dir)).stored_days("market_lines")
+    assert (days[0], days[-1]) == (date(2023, 10, 24), date(2024, 5, 25))
+    assert len(days) == (days[-1] - days[0]).days + 1
+    # PRA has two feeds (the morning snapshot and the closing one): a close after the opening
+    later = wh.query(
+        "SELECT market, count(*) AS n, avg(abs(close_line - consensus_line)) AS moved "
+        "FROM market_lines WHERE close_is_later GROUP BY 1"
+    )
+    pra = later.filter(pl.col("market") == "PRA").row(0, named=True)
+    assert pra["n"] > 500 and pra["moved"] > 0
 
 
 def test_pts_against_the_market_on_the_same_rows(real_pipeline, capsys):

@@ -9,6 +9,7 @@ import pytest
 from statmuse_pipelines.core.backtest import (
     START_BANKROLL,
     STRATEGIES,
+    closing_line_value,
     run_backtest,
     simulate,
     summarize_bets,
@@ -130,3 +131,24 @@ def test_the_served_rule_bets_what_was_recommended_and_caps_a_day():
 def test_no_bets_is_a_summary_too():
     s = summarize_bets(simulate(rows().head(0), BY_NAME["ev_positive"], "reference", "flat"))
     assert s["bets"] == 0 and s["final_bankroll"] == START_BANKROLL
+
+
+def test_closing_line_value_counts_only_props_quoted_again():
+    bets = pl.DataFrame(
+        {
+            "side": ["OVER", "UNDER", "OVER", "UNDER", "OVER"],
+            "line": [20.5, 7.5, 5.5, 30.5, 10.5],
+            "stake": [1.0] * 5,
+            "market_p_over": [0.50, 0.50, 0.48, 0.50, 0.50],
+            "close_line": [21.5, 6.5, 5.5, 31.5, 12.5],
+            "close_market_p_over": [0.50, 0.50, 0.52, 0.50, 0.50],
+            # the last prop was never quoted again: not a CLV bet, whatever its columns say
+            "close_is_later": [True, True, True, True, False],
+        }
+    )
+    clv = closing_line_value(bets)
+    # moves toward our side: +1 (over, line up), +1 (under, line down), 0, -1 (under, line up)
+    assert clv["clv_bets"] == 4 and clv["clv_line_move"] == pytest.approx(0.25)
+    # beat the close: the two moves our way, and the same line with a higher closing P(over)
+    assert clv["clv_beat_close"] == pytest.approx(0.75)
+    assert closing_line_value(bets.drop("close_line"))["clv_bets"] == 0

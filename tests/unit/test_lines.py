@@ -16,6 +16,7 @@ from statmuse_pipelines.core.lines import (
     naive_p_over,
     pregame,
     proxy_lines,
+    with_close,
 )
 from statmuse_pipelines.core.names import Candidate, match_name, normalize
 from statmuse_pipelines.core.odds import devig, implied_to_american
@@ -273,5 +274,60 @@ def test_a_feed_without_tip_times_takes_its_events_tip_from_another_feed():
              "snapshot_time_utc": "2024-03-03T00:05:00Z", "line": 26.5},
         ]
     )  # fmt: skip
-    kept = pregame(q).sort("bookmaker")
-    assert kept["bookmaker"].to_list() == ["betmgm", "fanduel"]
+    # the morning quote opens, the 00:05 one closes (ten hours apart: one moment each)
+    assert pregame(q, "first")["bookmaker"].to_list() == ["fanduel"]
+    assert pregame(q, "last")["bookmaker"].to_list() == ["betmgm"]
+
+
+JOKIC = pl.DataFrame(
+    {
+        "team_id": [1610612743],
+        "player_id": [203999],
+        "player_name": ["Nikola Jokic"],
+        "game_date": [date(2024, 3, 2)],
+    }
+)
+
+
+def test_the_opening_and_the_close_are_each_books_first_and_last_quote():
+    q = quotes(
+        rows=[
+            {"bookmaker": "fanduel", "snapshot_time_utc": "2024-03-02T14:00:00Z", "line": 25.5},
+            {"bookmaker": "draftkings", "snapshot_time_utc": "2024-03-02T14:01:00Z", "line": 25.5},
+            {"bookmaker": "fanduel", "snapshot_time_utc": "2024-03-02T23:55:00Z", "line": 26.5,
+             "over_odds": -105.0, "under_odds": -115.0},
+            {"bookmaker": "draftkings", "snapshot_time_utc": "2024-03-02T23:56:00Z", "line": 26.5,
+             "over_odds": -105.0, "under_odds": -115.0},
+        ]
+    )  # fmt: skip
+    opening, close = pregame(q, "first"), pregame(q, "last")
+    assert opening["line"].to_list() == [25.5, 25.5] and close["line"].to_list() == [26.5, 26.5]
+    matches = match_players(close, JOKIC)
+    row = with_close(consensus(opening, matches), consensus(close, matches)).row(0, named=True)
+    assert row["consensus_line"] == 25.5 and row["close_line"] == 26.5 and row["close_is_later"]
+    assert row["market_p_over"] == pytest.approx(0.5)
+    assert row["close_market_p_over"] == pytest.approx(float(devig(-105, -115)[0]))
+    # one snapshot only: the close is the opening, no later quote to measure against
+    only = pregame(q.head(2), "first")
+    same = with_close(consensus(only, matches), consensus(pregame(q.head(2)), matches))
+    assert not same["close_is_later"][0] and same["close_line"][0] == 25.5
+    with pytest.raises(ValueError, match="first"):
+        pregame(q, "middle")
+
+
+def test_a_stale_quote_is_not_priced_with_the_others():
+    q = quotes(
+        rows=[
+            {"bookmaker": "fanduel", "snapshot_time_utc": "2024-03-02T14:00:00Z"},
+            {"bookmaker": "draftkings", "snapshot_time_utc": "2024-03-02T14:02:00Z"},
+            {"bookmaker": "betmgm", "snapshot_time_utc": "2024-03-02T14:03:00Z"},
+            # four days old, at a price the others no longer offer
+            {"bookmaker": "bovada", "snapshot_time_utc": "2024-02-27T14:00:00Z",
+             "over_odds": 105.0, "under_odds": -125.0},
+        ]
+    )  # fmt: skip
+    for view in ("first", "last"):
+        kept = pregame(q, view)
+        assert sorted(kept["bookmaker"].to_list()) == ["betmgm", "draftkings", "fanduel"], view
+        row = consensus(kept, match_players(kept, JOKIC)).row(0, named=True)
+        assert row["best_over_odds"] == -110.0 and row["books"] == 3
