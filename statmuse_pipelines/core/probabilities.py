@@ -72,6 +72,16 @@ def with_lines(rows: pl.DataFrame, market_lines: pl.DataFrame | None, market: st
     if market_lines is None or market_lines.height == 0:
         real = proxy.clear()
     else:
+        # lines stored before the close was recorded have none: no later quote
+        later = {"close_line": pl.Float64, "close_market_p_over": pl.Float64}
+        market_lines = market_lines.with_columns(
+            *(pl.lit(None, t).alias(c) for c, t in later.items() if c not in market_lines.columns),
+            *(
+                []
+                if "close_is_later" in market_lines.columns
+                else [pl.lit(False).alias("close_is_later")]
+            ),
+        )
         real = market_lines.filter(
             (pl.col("market") == market)
             & pl.col("consensus_line").is_not_null()
