@@ -177,13 +177,16 @@ def fit_pooled(
 
 def tune_pooled(
     X: np.ndarray, y: np.ndarray, Xv: np.ndarray, yv: np.ndarray, settings: TrainingSettings
-) -> tuple[dict[str, Any], list[dict]]:
-    """Best pooled parameters by validation MAE (the defaults when trials = 0)."""
+) -> tuple[dict[str, Any], list[dict], xgb.XGBRegressor | None]:
+    """Best pooled parameters by validation MAE (the defaults when trials = 0), the trials, and
+    the best trial's fitted model (None without trials): the same parameters and seed give the
+    same model, so it is kept rather than fit again."""
     if settings.pooled_trials <= 0:
-        return dict(DEFAULT_POOLED_PARAMS), []
+        return dict(DEFAULT_POOLED_PARAMS), [], None
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    fitted: dict[int, xgb.XGBRegressor] = {}
 
     def objective(trial: optuna.Trial) -> float:
         params = {
@@ -197,7 +200,12 @@ def tune_pooled(
         model = fit_pooled(X, y, Xv, yv, params, settings.seed, settings.n_jobs, [prune])
         if prune.pruned:
             raise optuna.TrialPruned()
-        return float(np.mean(np.abs(model.predict(Xv) - yv)))
+        mae = float(np.mean(np.abs(model.predict(Xv) - yv)))
+        best = min((t.value for t in study.trials if t.value is not None), default=math.inf)
+        if mae < best:  # only the best so far is kept
+            fitted.clear()
+            fitted[trial.number] = model
+        return mae
 
     study = optuna.create_study(
         direction="minimize",
@@ -206,7 +214,7 @@ def tune_pooled(
     )
     study.enqueue_trial(DEFAULT_POOLED_PARAMS)  # the defaults compete too
     study.optimize(objective, n_trials=settings.pooled_trials)
-    return dict(study.best_params), _trials(study)
+    return dict(study.best_params), _trials(study), fitted.get(study.best_trial.number)
 
 
 def _trials(study) -> list[dict]:
@@ -450,8 +458,9 @@ def train_stat(
     Xv, yv = val.select(features).to_numpy(), val["target"].to_numpy()
     Xt, yt = test.select(features).to_numpy(), test["target"].to_numpy()
 
-    pooled_params, pooled_trials = tune_pooled(X, y, Xv, yv, settings)
-    pooled = fit_pooled(X, y, Xv, yv, pooled_params, settings.seed, settings.n_jobs)
+    pooled_params, pooled_trials, pooled = tune_pooled(X, y, Xv, yv, settings)
+    if pooled is None:
+        pooled = fit_pooled(X, y, Xv, yv, pooled_params, settings.seed, settings.n_jobs)
     pooled_rounds = int(pooled.best_iteration) + 1
     log(f"{stat}: pooled model, {pooled_rounds} rounds, params {pooled_params}")
 
@@ -474,6 +483,10 @@ def train_stat(
     player_params, player_trials = tune_player_params(groups, settings)
     log(f"{stat}: {len(eligible)} players with >= {settings.min_games} training games")
 
+    # an own model can only become champion by beating pooled on validation rows, and the guard
+    # needs at least two of them (one without the guard): fitting the others is wasted work
+    need = 2 if settings.champion_z > 0 else 1
+    contenders = [p for p in eligible if len(va_g.get(p, empty)) >= need]
     fitted = Parallel(n_jobs=settings.n_jobs)(
         delayed(fit_player_candidates)(
             Xp[tr_g[p]],
@@ -484,8 +497,9 @@ def train_stat(
             settings.stacking_folds,
             settings.seed,
         )
-        for p in eligible
+        for p in contenders
     )
+    candidates = dict(zip(contenders, fitted, strict=True))
 
     version = model_version(stat, dataset_version, settings)
     base = {
@@ -498,9 +512,11 @@ def train_stat(
     player_models: dict[int, Any] = {}
     player_rounds: dict[int, int] = {}
     metric_rows: list[dict] = []
-    for p, cands in zip(eligible, fitted, strict=True):
+    for p in eligible:
         vi, ti = va_g.get(p, empty), te_g.get(p, empty)
-        player_rounds[p] = cands.pop("_xgb_rounds")
+        cands = candidates.get(p, {})
+        if "_xgb_rounds" in cands:
+            player_rounds[p] = cands.pop("_xgb_rounds")
         val_preds = {k: m.predict(Xpv[vi]) for k, m in cands.items()} if len(vi) else {}
         test_preds = {k: m.predict(Xpt[ti]) for k, m in cands.items()} if len(ti) else {}
         # the champion: lowest validation MAE, the pooled model included; never the test split

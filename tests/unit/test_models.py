@@ -19,6 +19,7 @@ from statmuse_pipelines.core.models import (
     POOLED,
     TrainingSettings,
     clearly_better,
+    fit_pooled,
     model_version,
     train_stat,
     tune_pooled,
@@ -118,6 +119,23 @@ def test_an_own_model_must_beat_pooled_by_more_than_noise():
     assert clearly_better(pred, ref, act, 3.4) and not clearly_better(pred, ref, act, 3.5)
 
 
+def test_players_who_cannot_win_get_no_own_models_and_change_nothing(splits, trained):
+    frames, version = splits
+    # one eligible player keeps a single validation row: the guard could never pick his models
+    gone = sorted(trained.champions)[0]
+    val = frames["val"]
+    first = val.filter(pl.col("player_id") == gone).head(1)
+    fewer = {**frames, "val": pl.concat([val.filter(pl.col("player_id") != gone), first])}
+    again = train_stat("PTS", fewer, version, SMALL)
+    assert again.champions[gone] == POOLED and gone not in again.player_rounds
+    kinds = again.metrics.filter(pl.col("scope") == str(gone))["kind"].to_list()
+    assert not set(kinds) & set(PLAYER_KINDS)
+    # the others are fitted and chosen as before
+    assert {p: k for p, k in again.champions.items() if p != gone} == {
+        p: k for p, k in trained.champions.items() if p != gone
+    }
+
+
 def test_without_the_guard_the_champion_is_the_plain_minimum(splits):
     frames, version = splits
     plain = train_stat("PTS", frames, version, dataclasses.replace(SMALL, champion_z=0.0))
@@ -181,13 +199,17 @@ def test_tuning_uses_validation_and_prunes(splits):
     cols = [c for c in frames["train"].columns if c.startswith(("target_", "pts_", "minutes_"))]
     X, y = frames["train"].select(cols).to_numpy(), frames["train"]["target"].to_numpy()
     Xv, yv = frames["val"].select(cols).to_numpy(), frames["val"]["target"].to_numpy()
-    params, trials = tune_pooled(X, y, Xv, yv, TrainingSettings(pooled_trials=5, n_jobs=2))
+    params, trials, kept = tune_pooled(X, y, Xv, yv, TrainingSettings(pooled_trials=5, n_jobs=2))
     assert len(trials) == 5
     assert trials[0]["params"] == DEFAULT_POOLED_PARAMS  # the defaults compete
     assert {t["state"] for t in trials} <= {"COMPLETE", "PRUNED"}
     best = min((t for t in trials if t["state"] == "COMPLETE"), key=lambda t: t["value"])
     assert params == best["params"]
     assert 3 <= params["max_depth"] <= 10 and 0.01 <= params["learning_rate"] <= 0.3
+    # the best trial's model is kept: the same as fitting its parameters again
+    again = fit_pooled(X, y, Xv, yv, params, 7, 2)
+    assert kept.best_iteration == again.best_iteration
+    np.testing.assert_array_equal(kept.predict(Xv), again.predict(Xv))
     assert tune_pooled(X, y, Xv, yv, TrainingSettings(pooled_trials=0))[0] == DEFAULT_POOLED_PARAMS
 
 
