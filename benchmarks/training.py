@@ -22,6 +22,16 @@ REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "nba"
 FULL = (date(2015, 10, 1), date(2024, 4, 30))
 REDUCED = (date(2022, 10, 1), date(2023, 4, 30))
+# test MAE (champion set / pooled / best naive) on these rows before the speed work (issue 4)
+PREVIOUS = {
+    "PTS": (4.535, 4.524, 4.693),
+    "REB": (1.863, 1.862, 1.927),
+    "AST": (1.328, 1.327, 1.363),
+    "FG3M": (0.863, 0.863, 0.868),
+    "PRA": (6.004, 5.994, 6.204),
+}
+PHASES = ("pooled_tuning", "pooled_fit", "player_tuning", "player_candidates",
+          "champions_and_metrics")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     header = (
         f"  {'stat':<8}{'seconds':>8}{'models':>8}{'own':>5}{'champion':>10}{'pooled':>9}"
         f"{'best naive':>18}{'vs naive':>9}{'last10':>8}{'ewm':>8}{'season':>8}{'rows':>8}"
+        f"{'previous champion/pooled':>26}"
     )
     print(header)
     total_s, total_models, rows = 0.0, 0, []
@@ -81,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         trained = train_stat(stat, ds.splits(), ds.version, settings)
         seconds = time.perf_counter() - t
-        fitted = 1 + len(PLAYER_KINDS) * len(trained.champions)
+        fitted = 1 + len(PLAYER_KINDS) * int(trained.seconds["contenders"])
         summary = {r["kind"]: r for r in trained.summary("test").iter_rows(named=True)}
         best = min(BASELINES, key=lambda k: summary[k]["mae"])
         change = (summary["champion"]["mae"] / summary[best]["mae"] - 1) * 100
@@ -91,7 +102,13 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"  {stat:<8}{seconds:>8.1f}{fitted:>8}{own:>5}{summary['champion']['mae']:>10.3f}"
             f"{summary['pooled']['mae']:>9.3f}{naive:>18}{change:>+8.1f}%{each}"
-            f"{summary['champion']['rows']:>8}",
+            f"{summary['champion']['rows']:>8}{_previous(stat, summary):>26}",
+            flush=True,
+        )
+        phases = "  ".join(f"{k} {trained.seconds.get(k, 0.0):.1f}s" for k in PHASES)
+        print(
+            f"           {phases}  (own-model candidates for {trained.seconds['contenders']} "
+            f"of {trained.seconds['eligible']} eligible players)",
             flush=True,
         )
         total_s += seconds
@@ -105,6 +122,15 @@ def main(argv: list[str] | None = None) -> int:
         f"baseline on {champ_beats}/{n} stats, the pooled model alone on {beats}/{n}"
     )
     return 0
+
+
+def _previous(stat: str, summary: dict) -> str:
+    """The issue-4 figures and the change of the champion set's MAE against them."""
+    if stat not in PREVIOUS:
+        return "-"
+    champion, pooled, _ = PREVIOUS[stat]
+    change = (summary["champion"]["mae"] / champion - 1) * 100
+    return f"{champion:.3f}/{pooled:.3f} ({change:+.2f}%)"
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from statmuse_pipelines.settings import Settings, SettingsError
+from statmuse_pipelines.settings import Settings, SettingsError, apply_dagster_environment
 
 INSTANCE_YAML = """\
 # Written by `statmuse` for local runs: SQLite storage under this folder.
@@ -43,6 +43,7 @@ def ensure_dagster_home(settings: Settings) -> Path:
     if not config.exists():
         config.write_text(INSTANCE_YAML)
     os.environ["DAGSTER_HOME"] = str(home)
+    apply_dagster_environment()
     return home
 
 

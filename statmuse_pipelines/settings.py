@@ -24,6 +24,20 @@ SOURCES = ("synthetic", "files", "nba_api")
 LEAGUE_TZ = ZoneInfo("America/New_York")
 
 
+# Set for every Dagster process the project starts (CLI runs, `statmuse ui`): a single-run
+# backfill records one "planned" event per asset and run instead of one per partition, which
+# halves the event-log time of a season's backfill (about 1,400 events fewer a season). The
+# trade-off Dagster documents: when such a run fails, its partitions show as missing, not failed
+# (the run itself still shows failed).
+DAGSTER_ENVIRONMENT = {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true"}
+
+
+def apply_dagster_environment() -> None:
+    """Put DAGSTER_ENVIRONMENT into this process's environment (what is set already stays)."""
+    for name, value in DAGSTER_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
+
+
 class SettingsError(ValueError):
     """A configuration value that cannot be used, naming the variable."""
 

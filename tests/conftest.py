@@ -19,6 +19,10 @@ TODAY = date(2025, 11, 15)
 def pytest_configure(config: pytest.Config) -> None:
     import dagster as dg
 
+    from statmuse_pipelines.settings import apply_dagster_environment
+
+    apply_dagster_environment()  # as the CLI runs Dagster
+
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -393,6 +394,7 @@ class TrainedStat:
     predictions: dict[str, pl.DataFrame]  # val/test: keys, target, champion and baseline preds
     importance: pl.DataFrame  # pooled feature importance (gain)
     tuning: dict[str, list[dict]] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # where the training time went
 
     def summary(self, split: str = "test") -> pl.DataFrame:
         """Champion set, pooled model and baselines on all rows of a split."""
@@ -452,15 +454,19 @@ def train_stat(
     log=lambda msg: None,
 ) -> TrainedStat:
     """The evaluation fit of one stat: tune, fit, pick champions on validation, measure on test."""
+    clock = _Clock()
     train, val, test = splits["train"], splits["val"], splits["test"]
     features = pooled_features(train)
     X, y = train.select(features).to_numpy(), train["target"].to_numpy()
     Xv, yv = val.select(features).to_numpy(), val["target"].to_numpy()
     Xt, yt = test.select(features).to_numpy(), test["target"].to_numpy()
 
+    clock.lap("arrays")
     pooled_params, pooled_trials, pooled = tune_pooled(X, y, Xv, yv, settings)
+    clock.lap("pooled_tuning")
     if pooled is None:
         pooled = fit_pooled(X, y, Xv, yv, pooled_params, settings.seed, settings.n_jobs)
+    clock.lap("pooled_fit")
     pooled_rounds = int(pooled.best_iteration) + 1
     log(f"{stat}: pooled model, {pooled_rounds} rounds, params {pooled_params}")
 
@@ -480,7 +486,9 @@ def train_stat(
     n_sample = min(settings.tuning_players, len(with_val))
     sample = sorted(rng.choice(with_val, n_sample, replace=False).tolist()) if n_sample else []
     groups = [(Xp[tr_g[p]], y[tr_g[p]], Xpv[va_g[p]], yv[va_g[p]]) for p in sample]
+    clock.lap("player_arrays")
     player_params, player_trials = tune_player_params(groups, settings)
+    clock.lap("player_tuning")
     log(f"{stat}: {len(eligible)} players with >= {settings.min_games} training games")
 
     # an own model can only become champion by beating pooled on validation rows, and the guard
@@ -500,6 +508,7 @@ def train_stat(
         for p in contenders
     )
     candidates = dict(zip(contenders, fitted, strict=True))
+    clock.lap("player_candidates")
 
     version = model_version(stat, dataset_version, settings)
     base = {
@@ -575,6 +584,7 @@ def train_stat(
             ("test", test, champ_test, pooled_test),
         )
     }
+    clock.lap("champions_and_metrics")
     gain = pooled.get_booster().get_score(importance_type="gain")
     importance = (
         pl.DataFrame(
@@ -601,4 +611,18 @@ def train_stat(
         predictions=predictions,
         importance=importance,
         tuning={"pooled": pooled_trials, "player": player_trials},
+        seconds={**clock.laps, "contenders": len(contenders), "eligible": len(eligible)},
     )
+
+
+class _Clock:
+    """Seconds spent per named phase (wall time since the previous lap)."""
+
+    def __init__(self):
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(self.laps.get(name, 0.0) + now - self._last, 2)
+        self._last = now

@@ -42,7 +42,10 @@ def test_training_benchmark_reduced(real_data, capsys, monkeypatch):
     row = re.search(r"  PTS\s+([\d.]+)\s+(\d+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+\w+ ([\d.]+)", out)
     assert row, out
     seconds, models, own, champion, pooled, naive = (float(g) for g in row.groups())
-    assert models == 1 + 5 * 5  # the pooled model and five candidates for five players
+    # the pooled model and five candidates for each of the five players who can be champions
+    contenders = int(re.search(r"candidates for (\d+) of 5 eligible", out).group(1))
+    assert models == 1 + 5 * contenders and 1 <= contenders <= 5
+    assert "pooled_tuning" in out and "player_candidates" in out
     assert seconds > 0 and 0 <= own <= 5
     assert all(0 < mae < 20 for mae in (champion, pooled, naive))
     assert "champion set beats the best naive baseline on" in out
