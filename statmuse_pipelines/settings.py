@@ -25,8 +25,8 @@ LEAGUE_TZ = ZoneInfo("America/New_York")
 
 
 # Set for every Dagster process the project starts (CLI runs, `statmuse ui`): a single-run
-# backfill records one "planned" event per asset and run instead of one per partition, which
-# halves the event-log time of a season's backfill (about 1,400 events fewer a season). The
+# backfill records one "planned" event per asset and run instead of one per partition (1,370
+# events fewer a season: a season's backfill took 25.1 s instead of 33.8 s). The
 # trade-off Dagster documents: when such a run fails, its partitions show as missing, not failed
 # (the run itself still shows failed).
 DAGSTER_ENVIRONMENT = {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true"}
