@@ -126,23 +126,9 @@ def _days(job, instance, first: date, last: date) -> Any:
 def _datasets(job, instance, report: RunReport, prefix: str, echo: Echo) -> None:
     from statmuse_pipelines.sensors.jobs import range_tags
 
-    t0 = time.monotonic()
     keys = job.partitions_def.get_partition_keys()
-    result = job.execute_in_process(
-        instance=instance,
-        tags={**range_tags(keys[0], keys[-1]), "statmuse/cli": "datasets"},
-        run_config=QUIET,
-        raise_on_error=False,
-    )
-    report.runs.append(result.run_id)
-    collect_checks(result, report)
-    status = "ok" if result.success else "FAILED"
-    echo(
-        f"{prefix} training datasets for {len(keys)} targets  "
-        f"{time.monotonic() - t0:5.1f}s  {status}  (run {result.run_id[:8]})"
-    )
-    if not result.success:
-        report.failed = failure_message(result)
+    _run(job, instance, report, f"{prefix} training datasets for {len(keys)} targets", echo,
+         tags={**range_tags(keys[0], keys[-1]), "statmuse/cli": "datasets"})  # fmt: skip
 
 
 def _models(
@@ -203,6 +189,12 @@ def _lines_span(settings: Settings) -> tuple[date, date] | None:
     return (lo, hi) if lo <= hi else None
 
 
+def _match_rate(result) -> str:
+    mats = result.asset_materializations_for_node("market_lines")
+    rate = mats[0].metadata.get("match_rate_on_covered_dates") if mats else None
+    return f", {rate.value:.1%} of spellings matched)" if rate is not None else ")"
+
+
 def _evaluate(
     settings: Settings, defs, instance, stats: Sequence[str], report: RunReport, step: int,
     steps: int, echo: Echo, walk_forward: dict | None = None,
@@ -213,30 +205,16 @@ def _evaluate(
     from statmuse_pipelines.resources.warehouse import WarehouseResource
     from statmuse_pipelines.sensors.jobs import range_tags
 
-    t0 = time.monotonic()
     span = _lines_span(settings)
     if span is None:
         echo(f"[{step}/{steps}] market lines: proxy lines (labelled; nothing to store)")
     else:
         first, last = span
-        result = defs.resolve_job_def("match_lines_job").execute_in_process(
-            instance=instance,
-            tags={**range_tags(first.isoformat(), last.isoformat()), "statmuse/cli": "evaluate"},
-            run_config=QUIET,
-            raise_on_error=False,
-        )
-        report.runs.append(result.run_id)
-        collect_checks(result, report)
-        mats = result.asset_materializations_for_node("market_lines")
-        rate = mats[0].metadata.get("match_rate_on_covered_dates") if mats else None
-        detail = f", {rate.value:.1%} of spellings matched" if rate is not None else ""
-        status = "ok" if result.success else "FAILED"
-        echo(
-            f"[{step}/{steps}] market lines {first}..{last} (real{detail})  "
-            f"{time.monotonic() - t0:5.1f}s  {status}"
-        )
-        if not result.success:
-            report.failed = failure_message(result)
+        tags = {**range_tags(first.isoformat(), last.isoformat()), "statmuse/cli": "evaluate"}
+        _run(defs.resolve_job_def("match_lines_job"), instance, report,
+             f"[{step}/{steps}] market lines {first}..{last} (real", echo,
+             detail=_match_rate, tags=tags)  # fmt: skip
+        if report.failed:
             return
     registry = ModelRegistry(
         WarehouseResource(path=str(settings.warehouse_path)),
@@ -341,8 +319,9 @@ def run_pipeline(
     return report
 
 
-def _run(job, instance, report: RunReport, label: str, echo: Echo, **kwargs) -> Any:
-    """One in-process run, recorded and reported on one line."""
+def _run(job, instance, report: RunReport, label: str, echo: Echo, detail=None, **kwargs) -> Any:
+    """One in-process run, recorded and reported on one line (`detail(result)`: more words for
+    the label, from what the run found)."""
     t0 = time.monotonic()
     result = job.execute_in_process(
         instance=instance, run_config=QUIET, raise_on_error=False, **kwargs
@@ -350,6 +329,7 @@ def _run(job, instance, report: RunReport, label: str, echo: Echo, **kwargs) -> 
     report.runs.append(result.run_id)
     collect_checks(result, report)
     status = "ok" if result.success else "FAILED"
+    label += detail(result) if detail else ""
     echo(f"{label}  {time.monotonic() - t0:5.1f}s  {status}  (run {result.run_id[:8]})")
     if not result.success:
         report.failed = failure_message(result)

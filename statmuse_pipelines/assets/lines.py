@@ -28,15 +28,10 @@ def read_market_lines(
 ) -> pl.DataFrame | None:
     """The stored lines of `days` (default: every stored day); None before market_lines has run."""
     stored = lake.stored_days("market_lines")
-    wanted = [d for d in stored if days is None or d in set(days)]
     if not stored:
         return None
-    frame = lake.read_days("market_lines", wanted, MARKET_LINES.schema)
-    # days stored before a column was added carry it as null
-    missing = [
-        pl.lit(None, t).alias(c) for c, t in MARKET_LINES.schema.items() if c not in frame.columns
-    ]
-    return MARKET_LINES.conform(frame.with_columns(missing))
+    wanted = stored if days is None else sorted(set(stored) & set(days))
+    return MARKET_LINES.conform_stored(lake.read_days("market_lines", wanted, MARKET_LINES.schema))
 
 
 @dg.asset(

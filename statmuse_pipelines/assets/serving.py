@@ -103,12 +103,7 @@ def keep_skipped_history(new: pl.DataFrame, lake: LakeResource, days: list[date]
     before = [d for d in days if d in stored]
     if not before:
         return new
-    old = lake.read_days("predictions", before)
-    # files written before a column was added carry it as null
-    missing = [
-        pl.lit(None, t).alias(c) for c, t in PREDICTIONS.schema.items() if c not in old.columns
-    ]
-    old = PREDICTIONS.conform(old.with_columns(missing))
+    old = PREDICTIONS.conform_stored(lake.read_days("predictions", before))
     again = new.select("prediction_date", "stat").unique()
     kept = old.join(again, on=["prediction_date", "stat"], how="anti")
     return pl.concat([new, kept], how="vertical_relaxed").sort("prediction_date", "stat")

@@ -33,6 +33,13 @@ class Table:
         """Select this table's columns in order, cast to its types."""
         return frame.select([pl.col(c.name).cast(c.dtype) for c in self.columns])
 
+    def conform_stored(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """`conform`, with columns added after the rows were stored read as null."""
+        missing = [
+            pl.lit(None, t).alias(c) for c, t in self.schema.items() if c not in frame.columns
+        ]
+        return self.conform(frame.with_columns(missing))
+
     def empty(self) -> pl.DataFrame:
         return pl.DataFrame(schema=self.schema)
 
