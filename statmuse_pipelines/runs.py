@@ -17,9 +17,15 @@ from typing import Any
 
 from statmuse_pipelines.settings import Settings, SettingsError, apply_dagster_environment
 
+INSTANCE_HEADER = "# Written by `statmuse` for local runs"
 INSTANCE_YAML = """\
 # Written by `statmuse` for local runs: SQLite storage under this folder.
 # For a PostgreSQL-backed deployment see deploy/dagster.yaml.
+# The event log writes a range run's per-partition events in one transaction
+# (statmuse_pipelines/event_log.py); runs and schedules use Dagster's SQLite defaults.
+event_log_storage:
+  module: statmuse_pipelines.event_log
+  class: BatchedSqliteEventLogStorage
 telemetry:
   enabled: false
 concurrency:
@@ -36,11 +42,14 @@ Echo = Callable[[str], None]
 
 
 def ensure_dagster_home(settings: Settings) -> Path:
-    """Point DAGSTER_HOME at a folder with a dagster.yaml (created on first use)."""
+    """Point DAGSTER_HOME at a folder with a dagster.yaml (created on first use; one that
+    `statmuse` wrote earlier is brought up to date, one written by anybody else is left alone)."""
     home = settings.dagster_home.resolve()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
+    if not config.exists() or (
+        config.read_text().startswith(INSTANCE_HEADER) and config.read_text() != INSTANCE_YAML
+    ):
         config.write_text(INSTANCE_YAML)
     os.environ["DAGSTER_HOME"] = str(home)
     apply_dagster_environment()

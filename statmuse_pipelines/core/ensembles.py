@@ -5,7 +5,10 @@ members we fitted and evaluated anyway; refitting them, as VotingRegressor.fit w
 same trees at twice the cost and loses XGBoost's early stopping. `Stacked` is a stacking ensemble
 with a Ridge meta-learner trained on out-of-fold predictions of the members over contiguous,
 time-ordered folds of the training rows (what sklearn's StackingRegressor does with
-`cv=KFold(shuffle=False)`), then applied to the members fitted on all training rows.
+`cv=KFold(shuffle=False)`), then applied to the members fitted on all training rows. A member
+that already knows its out-of-sample predictions of the training rows (a random forest's
+out-of-bag predictions: each row predicted by the trees whose bootstrap left it out) gives those
+instead of being fit once per fold.
 """
 
 from __future__ import annotations
@@ -54,14 +57,21 @@ def stack(
     y: np.ndarray,
     folds: int,
     alpha: float = 1.0,
+    known: dict[int, np.ndarray] | None = None,
 ) -> Stacked:
     """Fit the meta-learner on out-of-fold member predictions (contiguous folds, no shuffling).
 
     `members` are fitted on all of X; `make_members()` returns unfitted copies for the folds.
+    `known`: out-of-sample predictions of X by member index (those members are not refit).
     """
+    known = known or {}
     oof = np.zeros((len(y), len(members)))
+    for j, pred in known.items():
+        oof[:, j] = pred
     for fit_idx, pred_idx in KFold(n_splits=folds, shuffle=False).split(X):
         for j, member in enumerate(make_members()):
+            if j in known:
+                continue
             member.fit(X[fit_idx], y[fit_idx])
             oof[pred_idx, j] = member.predict(X[pred_idx])
     meta = Ridge(alpha=alpha).fit(oof, y)

@@ -232,8 +232,11 @@ def _members(params: dict[str, dict[str, Any]], seed: int, xgb_rounds: int | Non
     xgb_params = dict(params["xgb"])
     if xgb_rounds is not None:
         xgb_params["n_estimators"] = xgb_rounds
+    rf_params = dict(params["rf"])
     return [
-        RandomForestRegressor(**params["rf"], random_state=seed, n_jobs=1),
+        RandomForestRegressor(
+            **rf_params, oob_score=_use_oob(rf_params), random_state=seed, n_jobs=1
+        ),
         xgb.XGBRegressor(**xgb_params, random_state=seed, n_jobs=1, tree_method="hist"),
         Pipeline(
             [
@@ -242,6 +245,22 @@ def _members(params: dict[str, dict[str, Any]], seed: int, xgb_rounds: int | Non
             ]
         ),
     ]
+
+
+def _use_oob(rf_params: dict[str, Any]) -> bool:
+    """Whether the forest's out-of-bag predictions stand in for its stacking folds: with this
+    many trees every training row is left out of some bootstrap (a row is in all 30 with
+    probability 0.632^30 < 1e-5), so each row has an out-of-sample prediction."""
+    return int(rf_params.get("n_estimators", 100)) >= 30
+
+
+def _stack(members: list, params, seed: int, rounds: int, X, y, folds: int):
+    """The stack of fitted members: out-of-fold predictions for XGBoost and ElasticNet from
+    contiguous folds, the forest's out-of-bag predictions where it has them (no fold forests)."""
+    rf = members[0]
+    known = {0: rf.oob_prediction_} if getattr(rf, "oob_score", False) else {}
+    folds = max(2, min(folds, len(y) // 10))
+    return stack(members, lambda: _members(params, seed, rounds), X, y, folds, known=known)
 
 
 def fit_player_candidates(
@@ -266,8 +285,7 @@ def fit_player_candidates(
         rounds = int(params["xgb"]["n_estimators"])
     en.fit(X, y)
     vote = WeightedVote([rf, xg, en], VOTE_WEIGHTS)
-    folds = max(2, min(folds, len(y) // 10))
-    stacked = stack([rf, xg, en], lambda: _members(params, seed, rounds), X, y, folds)
+    stacked = _stack([rf, xg, en], params, seed, rounds, X, y, folds)
     return {
         "rf": rf,
         "xgb": xg,
@@ -275,6 +293,61 @@ def fit_player_candidates(
         "voting": vote,
         "stacking": stacked,
         "_xgb_rounds": rounds,
+    }
+
+
+def candidate_predictions(cands: dict[str, Any], X: np.ndarray) -> dict[str, np.ndarray]:
+    """Each candidate's predictions of X. The vote and the stack are built on the same three
+    fitted members, so their predictions come from the members' (each member predicts once)."""
+    if not len(X):
+        return {}
+    base = {k: cands[k].predict(X) for k in ("rf", "xgb", "elasticnet")}
+    members = np.column_stack([base["rf"], base["xgb"], base["elasticnet"]])
+    weights = np.asarray(VOTE_WEIGHTS, dtype=float) / float(np.sum(VOTE_WEIGHTS))
+    stacked = cands["stacking"].meta.predict(members)
+    return {**base, "voting": members @ weights, "stacking": stacked}
+
+
+def choose_champion(
+    val_preds: dict[str, np.ndarray], pooled_val: np.ndarray, actual: np.ndarray, z: float
+) -> str:
+    """The lowest validation MAE, the pooled model included (ties go to pooled); an own model
+    only when it is clearly better than pooled (`clearly_better`); pooled without validation."""
+    if not len(actual):
+        return POOLED
+    scores = {k: float(np.mean(np.abs(v - actual))) for k, v in val_preds.items()}
+    scores[POOLED] = float(np.mean(np.abs(pooled_val - actual)))
+    champion = min(scores, key=lambda k: (scores[k], k != POOLED))
+    if champion != POOLED and not clearly_better(val_preds[champion], pooled_val, actual, z):
+        return POOLED
+    return champion
+
+
+def fit_player_champion(
+    X: np.ndarray,
+    y: np.ndarray,
+    Xv: np.ndarray,
+    yv: np.ndarray,
+    Xt: np.ndarray,
+    pooled_val: np.ndarray,
+    params: dict[str, dict[str, Any]],
+    folds: int,
+    seed: int,
+    champion_z: float,
+) -> dict[str, Any]:
+    """One player's candidates, their validation and test predictions, and his champion. Only
+    the champion's model is returned (None when pooled wins): the losers are never needed again,
+    and sending every fitted forest back from a worker process costs more than fitting it."""
+    cands = fit_player_candidates(X, y, Xv, yv, params, folds, seed)
+    rounds = cands.pop("_xgb_rounds")
+    val_preds = candidate_predictions(cands, Xv)
+    champion = choose_champion(val_preds, pooled_val, yv, champion_z)
+    return {
+        "champion": champion,
+        "model": cands.get(champion),
+        "rounds": rounds,
+        "val": val_preds,
+        "test": candidate_predictions(cands, Xt),
     }
 
 
@@ -300,8 +373,7 @@ def refit_player_kind(
         m.fit(X, y)
     if kind == "voting":
         return WeightedVote([rf, xg, en], VOTE_WEIGHTS)
-    folds = max(2, min(folds, len(y) // 10))
-    return stack([rf, xg, en], lambda: _members(params, seed, xgb_rounds), X, y, folds)
+    return _stack([rf, xg, en], params, seed, xgb_rounds, X, y, folds)
 
 
 def tune_player_params(
@@ -495,19 +567,23 @@ def train_stat(
     # needs at least two of them (one without the guard): fitting the others is wasted work
     need = 2 if settings.champion_z > 0 else 1
     contenders = [p for p in eligible if len(va_g.get(p, empty)) >= need]
+    pooled_val, pooled_test = pooled.predict(Xv), pooled.predict(Xt)
     fitted = Parallel(n_jobs=settings.n_jobs)(
-        delayed(fit_player_candidates)(
+        delayed(fit_player_champion)(
             Xp[tr_g[p]],
             y[tr_g[p]],
-            Xpv[va_g.get(p, empty)],
-            yv[va_g.get(p, empty)],
+            Xpv[va_g[p]],
+            yv[va_g[p]],
+            Xpt[te_g.get(p, empty)],
+            pooled_val[va_g[p]],
             player_params,
             settings.stacking_folds,
             settings.seed,
+            settings.champion_z,
         )
         for p in contenders
     )
-    candidates = dict(zip(contenders, fitted, strict=True))
+    results = dict(zip(contenders, fitted, strict=True))
     clock.lap("player_candidates")
 
     version = model_version(stat, dataset_version, settings)
@@ -515,7 +591,6 @@ def train_stat(
         "val": {b: val[c].to_numpy() for b, c in BASELINES.items()},
         "test": {b: test[c].to_numpy() for b, c in BASELINES.items()},
     }
-    pooled_val, pooled_test = pooled.predict(Xv), pooled.predict(Xt)
     champ_val, champ_test = pooled_val.copy(), pooled_test.copy()
     champions: dict[int, str] = {}
     player_models: dict[int, Any] = {}
@@ -523,32 +598,19 @@ def train_stat(
     metric_rows: list[dict] = []
     for p in eligible:
         vi, ti = va_g.get(p, empty), te_g.get(p, empty)
-        cands = candidates.get(p, {})
-        if "_xgb_rounds" in cands:
-            player_rounds[p] = cands.pop("_xgb_rounds")
-        val_preds = {k: m.predict(Xpv[vi]) for k, m in cands.items()} if len(vi) else {}
-        test_preds = {k: m.predict(Xpt[ti]) for k, m in cands.items()} if len(ti) else {}
-        # the champion: lowest validation MAE, the pooled model included; never the test split
-        if len(vi):
-            scores = {k: float(np.mean(np.abs(v - yv[vi]))) for k, v in val_preds.items()}
-            scores[POOLED] = float(np.mean(np.abs(pooled_val[vi] - yv[vi])))
-            champion = min(scores, key=lambda k: (scores[k], k != POOLED))
-            if champion != POOLED and not clearly_better(
-                val_preds[champion], pooled_val[vi], yv[vi], settings.champion_z
-            ):
-                champion = POOLED
-        else:
-            champion = POOLED  # nothing to validate on: the pooled model serves
+        result = results.get(p)
+        # without candidates (too few validation rows to ever win) the pooled model serves
+        champion = result["champion"] if result else POOLED
+        val_preds = result["val"] if result else {}
+        test_preds = result["test"] if result else {}
+        if result:
+            player_rounds[p] = result["rounds"]
         champions[p] = champion
         if champion != POOLED:
-            player_models[p] = cands[champion]
+            player_models[p] = result["model"]
             champ_val[vi] = val_preds[champion]
             if len(ti):
                 champ_test[ti] = test_preds[champion]
-        # drop the candidates that lost, keep their scores
-        fitted_losers = [k for k in cands if k != champion]
-        for k in fitted_losers:
-            cands[k] = None
         for split, idx, preds, full_actual in (
             ("val", vi, val_preds, yv),
             ("test", ti, test_preds, yt),

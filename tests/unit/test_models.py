@@ -14,11 +14,14 @@ from statmuse_pipelines.core.ensembles import Stacked, WeightedVote, stack
 from statmuse_pipelines.core.features import build_features
 from statmuse_pipelines.core.models import (
     BASELINES,
+    DEFAULT_PLAYER_PARAMS,
     DEFAULT_POOLED_PARAMS,
     PLAYER_KINDS,
     POOLED,
     TrainingSettings,
+    candidate_predictions,
     clearly_better,
+    fit_player_candidates,
     fit_pooled,
     model_version,
     train_stat,
@@ -81,6 +84,38 @@ def test_ensembles_from_fitted_members():
     # the meta-learner leans on the member that sees every column
     assert stacked.meta.coef_[1] > stacked.meta.coef_[0]
     assert np.mean(np.abs(stacked.predict(X) - y)) < 0.2
+
+
+def test_a_member_with_known_out_of_fold_predictions_is_not_fit_per_fold():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(120, 3))
+    y = X @ np.array([1.0, 0.5, -2.0]) + rng.normal(scale=0.1, size=120)
+    fits = []
+
+    class Counted(LinearRegression):
+        def fit(self, X, y):
+            fits.append(len(y))
+            return super().fit(X, y)
+
+    members = [LinearRegression().fit(X, y), LinearRegression().fit(X, y)]
+    known = members[0].predict(X)  # stands in for out-of-bag predictions
+    stacked = stack(members, lambda: [Counted(), Counted()], X, y, 3, known={0: known})
+    assert len(fits) == 3  # only the second member, once per fold
+    assert np.mean(np.abs(stacked.predict(X) - y)) < 0.2
+
+
+def test_the_stack_uses_the_forests_out_of_bag_predictions(splits):
+    frames, _ = splits
+    train = frames["train"].filter(pl.col("player_id") == frames["train"]["player_id"][0])
+    X, y = train.select("target_mean_5", "target_ewm", "minutes_ewm").to_numpy(), train["target"]
+    y = y.to_numpy()
+    cands = fit_player_candidates(X, y, X[:0], y[:0], DEFAULT_PLAYER_PARAMS, 3, 7)
+    rf = cands["rf"]
+    assert rf.oob_score and np.isfinite(rf.oob_prediction_).all()
+    # every candidate's predictions, from the members' (the vote and the stack reuse them)
+    preds = candidate_predictions(cands, X)
+    for kind in PLAYER_KINDS:
+        assert np.allclose(preds[kind], cands[kind].predict(X)), kind
 
 
 def test_candidates_and_champions_chosen_on_validation(trained):

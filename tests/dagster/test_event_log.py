@@ -1,0 +1,90 @@
+"""The local homes' event log: a range run's per-partition events written in one batch, with the
+same records Dagster's own SQLite event log keeps when it writes them one by one."""
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from statmuse_pipelines.event_log import BatchedSqliteEventLogStorage
+from statmuse_pipelines.runs import INSTANCE_YAML
+
+DAYS = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-11")
+
+
+@dg.asset(partitions_def=DAYS, backfill_policy=dg.BackfillPolicy.single_run())
+def days(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    for key in context.partition_keys:
+        context.add_asset_metadata({"day": key}, partition_key=key)
+    return dg.MaterializeResult(metadata={"run_days": len(context.partition_keys)})
+
+
+def _run_range(home: Path, yaml_text: str, monkeypatch) -> tuple[dg.DagsterInstance, str]:
+    home.mkdir(parents=True)
+    (home / "dagster.yaml").write_text(yaml_text)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    instance = dg.DagsterInstance.get()
+    job = dg.Definitions(assets=[days], jobs=[dg.define_asset_job("days_job", [days])])
+    result = job.resolve_job_def("days_job").execute_in_process(
+        instance=instance,
+        tags={
+            "dagster/asset_partition_range_start": "2024-01-01",
+            "dagster/asset_partition_range_end": "2024-01-10",
+        },
+    )
+    assert result.success
+    return instance, result.run_id
+
+
+def _records(instance: dg.DagsterInstance) -> list[tuple]:
+    found = instance.fetch_materializations(dg.AssetKey("days"), limit=100).records
+    return sorted(
+        (r.partition_key, r.asset_materialization.metadata["day"].value, r.storage_id)
+        for r in found
+    )
+
+
+def test_a_range_run_is_stored_as_one_batch_with_dagsters_records(tmp_path, monkeypatch):
+    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "500")
+    calls = []
+    original = BatchedSqliteEventLogStorage.store_event_batch
+
+    def spy(self, events):
+        calls.append(len(events))
+        return original(self, events)
+
+    monkeypatch.setattr(BatchedSqliteEventLogStorage, "store_event_batch", spy)
+    ours, ours_run = _run_range(tmp_path / "ours", INSTANCE_YAML, monkeypatch)
+    storage = ours.event_log_storage
+    assert isinstance(storage, BatchedSqliteEventLogStorage)
+    assert calls == [10]  # the ten partitions' materializations, in one call
+
+    plain_yaml = "telemetry:\n  enabled: false\n"
+    plain, plain_run = _run_range(tmp_path / "plain", plain_yaml, monkeypatch)
+    assert not isinstance(plain.event_log_storage, BatchedSqliteEventLogStorage)
+
+    # the same materializations, one per day, in the same order of ids
+    ours_records, plain_records = _records(ours), _records(plain)
+    assert [r[:2] for r in ours_records] == [r[:2] for r in plain_records]
+    assert [r[0] for r in ours_records] == [f"2024-01-{d:02d}" for d in range(1, 11)]
+    assert [r[2] for r in ours_records] == sorted(r[2] for r in ours_records)
+    # the run's own log holds every event too, and the asset's latest event is the last day
+    for instance, run_id in ((ours, ours_run), (plain, plain_run)):
+        logged = instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+        assert len(logged) == 10
+        latest = instance.get_latest_materialization_event(dg.AssetKey("days"))
+        assert latest.dagster_event.partition == "2024-01-10"
+    # partition status the UI reads
+    assert ours.get_materialized_partitions(dg.AssetKey("days")) == {
+        f"2024-01-{d:02d}" for d in range(1, 11)
+    }
+
+
+def test_other_events_are_stored_one_by_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    storage = BatchedSqliteEventLogStorage.from_config_value(None, {})
+    assert Path(storage._base_dir) == tmp_path / "history" / "runs"
+    assert not storage._batchable([])
+    monkeypatch.delenv("DAGSTER_HOME")
+    with pytest.raises(ValueError, match="DAGSTER_HOME"):
+        BatchedSqliteEventLogStorage.from_config_value(None, {})
