@@ -13,6 +13,11 @@ orchestration: Dagster stores an event per partition per asset).
     python benchmarks/ingest.py                 # all nine seasons, 2015-10-01..2024-04-30
     python benchmarks/ingest.py --reduced       # one month (the test suite runs this)
     python benchmarks/ingest.py --no-dagster    # the core path only
+    python benchmarks/ingest.py --plain-event-log   # and again on Dagster's own SQLite event log
+
+The local homes' event log (statmuse_pipelines/event_log.py) writes a range run's per-partition
+events in one transaction; --plain-event-log runs the Dagster path a second time on Dagster's
+default SQLite event log (each event on its own) and prints the ratio.
 """
 
 from __future__ import annotations
@@ -75,8 +80,11 @@ def core_path(data: Path, home: Path, start: date, end: date) -> dict[str, tuple
     return out
 
 
-def dagster_path(data: Path, home: Path, start: date, end: date) -> tuple[int, float, int]:
-    """Ingest and normalize only, one single-run backfill per season, as `statmuse` runs them."""
+def dagster_path(
+    data: Path, home: Path, start: date, end: date, plain: bool = False
+) -> tuple[int, float, int]:
+    """Ingest and normalize only, one single-run backfill per season, as `statmuse` runs them
+    (`plain`: on Dagster's default SQLite event log instead of the batched one)."""
     import dagster as dg
 
     from statmuse_pipelines.definitions import build_definitions
@@ -87,6 +95,9 @@ def dagster_path(data: Path, home: Path, start: date, end: date) -> tuple[int, f
 
     settings = Settings(home=home, source="files", files_dir=data)
     os.environ["DAGSTER_HOME"] = str(home / "dagster_home")
+    if plain:  # a dagster.yaml statmuse did not write is left as it is
+        (home / "dagster_home").mkdir(parents=True)
+        (home / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     ensure_dagster_home(settings)
     bench = dg.define_asset_job(
         "ingest_only", selection=dg.AssetSelection.groups("ingest", "normalize")
@@ -115,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reduced", action="store_true", help="one month instead of nine seasons")
     parser.add_argument("--no-dagster", action="store_true", help="skip the Dagster path")
+    parser.add_argument(
+        "--plain-event-log", action="store_true", help="also on Dagster's own SQLite event log"
+    )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder of nba_api exports")
     args = parser.parse_args(argv)
     if not (args.data / "player_game_logs").is_dir():
@@ -151,6 +165,17 @@ def main(argv: list[str] | None = None) -> int:
             f"player-games/s; {days * 4 / seconds:,.1f} partition materializations/s"
         )
         print(f"\nratio dagster/core: {seconds / core_total:.1f}x the time of the core path")
+        if args.plain_event_log:
+            print("\ndagster path on Dagster's own SQLite event log (one event at a time):")
+            plain_rows, plain_s, _ = dagster_path(
+                args.data, Path(tmp) / "plain", start, end, plain=True
+            )
+            if plain_rows != rows:
+                raise SystemExit(f"event logs disagree: {plain_rows:,} vs {rows:,} rows")
+            print(
+                f"  {plain_s:.1f}s; ratio plain/batched event log: {plain_s / seconds:.2f}x "
+                f"({plain_s - seconds:.1f}s of the plain run's time is event writes avoided)"
+            )
     return 0
 
 

@@ -8,6 +8,11 @@ champion set, of the pooled model and of the best naive baseline, on the same ro
     python benchmarks/training.py                         # 12 stats, nine seasons, defaults
     python benchmarks/training.py --stats PTS REB --trials 4
     python benchmarks/training.py --reduced               # one stat, one season (the test suite)
+    python benchmarks/training.py --retrain               # and a retrain reusing the tuning
+
+A first training tunes (Optuna); a retrain within `retune_days` reuses the tuned settings of the
+version it replaces (the weekly and drift-triggered retrains, `statmuse train` without --tune).
+`--retrain` times that too: the same rows trained again with the first fit's tuning reused.
 """
 
 from __future__ import annotations
@@ -46,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--champion-z", type=float, help="standard errors an own model must beat pooled by (2)"
     )
+    parser.add_argument(
+        "--retrain", action="store_true", help="also time a retrain that reuses the tuning"
+    )
     args = parser.parse_args(argv)
     if not (args.data / "player_game_logs").is_dir():
         print(f"no exports at {args.data}: pass --data", file=sys.stderr)
@@ -53,7 +61,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from statmuse_pipelines.core.datasets import TARGETS, build_dataset
     from statmuse_pipelines.core.features import build_features
-    from statmuse_pipelines.core.models import BASELINES, PLAYER_KINDS, TrainingSettings, train_stat
+    from statmuse_pipelines.core.models import (
+        BASELINES,
+        PLAYER_KINDS,
+        TrainingSettings,
+        Tuning,
+        train_stat,
+    )
     from statmuse_pipelines.core.normalize import normalize_player_logs, normalize_team_logs
     from statmuse_pipelines.resources.sources import FilesGameLogSource
 
@@ -86,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{'previous champion/pooled':>26}"
     )
     print(header)
-    total_s, total_models, rows = 0.0, 0, []
+    total_s, total_models, rows, retrain_total = 0.0, 0, [], 0.0
     for stat in stats:
         ds = build_dataset(features, games, stat, "real", "benchmark")
         t = time.perf_counter()
@@ -113,6 +127,18 @@ def main(argv: list[str] | None = None) -> int:
         )
         total_s += seconds
         total_models += fitted
+        if args.retrain:
+            reused = Tuning(trained.version, "now", trained.pooled_params, trained.player_params)
+            t = time.perf_counter()
+            again = train_stat(stat, ds.splits(), ds.version, settings, tuning=reused)
+            retrain_s = time.perf_counter() - t
+            test = {r["kind"]: r["mae"] for r in again.summary("test").iter_rows(named=True)}
+            print(
+                f"           retrain reusing the tuning: {retrain_s:.1f}s, champion "
+                f"{test['champion']:.3f}, pooled {test['pooled']:.3f}",
+                flush=True,
+            )
+            retrain_total += retrain_s
         rows.append((stat, change, summary["pooled"]["mae"] < summary[best]["mae"]))
     beats = sum(1 for *_, b in rows if b)
     champ_beats = sum(1 for _, c, _ in rows if c < 0)
@@ -121,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         f"total: {total_s:.1f}s, {total_models:,} models; champion set beats the best naive "
         f"baseline on {champ_beats}/{n} stats, the pooled model alone on {beats}/{n}"
     )
+    if args.retrain:
+        print(f"retrains reusing the tuning: {retrain_total:.1f}s in all")
     return 0
 
 

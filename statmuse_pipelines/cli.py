@@ -292,6 +292,7 @@ def _training_options(args: argparse.Namespace) -> dict:
         "max_players": args.max_players,
         "pooled_trials": args.trials,
         "player_trials": args.player_trials,
+        "retune_days": 0 if getattr(args, "tune", False) else None,
     }
     return {k: v for k, v in options.items() if v is not None}
 
@@ -567,6 +568,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--player-trials", type=int, help="Optuna trials, per-player settings (4)")
         p.add_argument("--max-players", type=int, help="per-player model sets per stat (0 = all)")
         p.add_argument("--min-games", type=int, help="training games for own models (50)")
+        p.add_argument(
+            "--tune",
+            action="store_true",
+            help="tune again even when production's tuned settings are recent (they are reused "
+            "for 28 days)",
+        )
 
     training_options(backfill)
 

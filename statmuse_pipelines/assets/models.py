@@ -7,7 +7,14 @@ import polars as pl
 
 from statmuse_pipelines.assets._common import md_table
 from statmuse_pipelines.assets.datasets import target_partitions, training_datasets
-from statmuse_pipelines.core.models import BASELINES, TrainingSettings, model_version, train_stat
+from statmuse_pipelines.core.models import (
+    BASELINES,
+    TrainingSettings,
+    model_version,
+    pooled_features,
+    reusable_tuning,
+    train_stat,
+)
 from statmuse_pipelines.core.registry import (
     GateDecision,
     evaluation_model,
@@ -36,6 +43,8 @@ class TrainingConfig(dg.Config):
     promotion_tolerance: float = 0.02
     champion_z: float = 2.0
     seed: int = 7
+    # reuse the production version's tuned settings when younger than this (0: always tune)
+    retune_days: int = 28
 
     def settings(self) -> TrainingSettings:
         return TrainingSettings(**self.model_dump(), n_jobs=2)
@@ -115,9 +124,24 @@ def player_models(
             "dates to choose and measure models; ingest more days and rebuild the datasets"
         )
     splits = lake.read_dataset(stat, dataset["version"])
-    version = model_version(stat, dataset["version"], settings)
     registry = ModelRegistry(warehouse, model_store)
     started = time.monotonic()
+    version, tuning = model_version(stat, dataset["version"], settings), None
+    if model_store.manifest(stat, version) is None:
+        # a retrain reuses production's tuned settings while they are recent (retune_days)
+        production = registry.production_version(stat)
+        tuning = reusable_tuning(
+            model_store.manifest(stat, production) if production else None,
+            pooled_features(splits["train"]),
+            settings,
+            now_utc(),
+        )
+        version = model_version(stat, dataset["version"], settings, tuning)
+    if tuning is not None:
+        context.log.info(
+            f"{stat}: reusing the settings {tuning.version} tuned at {tuning.tuned_at} "
+            f"(retune_days {settings.retune_days})"
+        )
 
     manifest = model_store.manifest(stat, version)
     if manifest is not None and model_store.has_fit(stat, version, "evaluation"):
@@ -125,7 +149,9 @@ def player_models(
         reused = True
     else:
         reused = False
-        trained = train_stat(stat, splits, dataset["version"], settings, log=context.log.info)
+        trained = train_stat(
+            stat, splits, dataset["version"], settings, log=context.log.info, tuning=tuning
+        )
         created = now_utc()
         manifest = manifest_of(trained, created)
         model_store.save_fit(evaluation_model(trained))
@@ -196,6 +222,9 @@ def player_models(
             "pooled_feature_importance": dg.MetadataValue.md(
                 md_table(importance.with_columns(pl.col(pl.Float64).round(4)), max_rows=15)
             ),
+            "tuned_by": manifest.get("tuned", {}).get("version", version),
+            "tuned_at": manifest.get("tuned", {}).get("at") or "",
+            "tuning_reused": bool(manifest.get("tuned", {}).get("reused", False)),
             "pooled_params": manifest["pooled_params"],
             "pooled_rounds": manifest["pooled_rounds"],
             "player_params": manifest["player_params"],

@@ -28,6 +28,7 @@ import math
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -71,7 +72,9 @@ DEFAULT_POOLED_PARAMS: dict[str, Any] = {
 }
 POOLED_MAX_ROUNDS = 1500
 DEFAULT_PLAYER_PARAMS: dict[str, dict[str, Any]] = {
-    "rf": {"n_estimators": 120, "max_depth": 8, "min_samples_split": 10, "min_samples_leaf": 4},
+    # 60 trees, sized for a player's few hundred rows (120 cost twice as much); the champion
+    # set's MAE with them is what benchmarks/training.py prints
+    "rf": {"n_estimators": 60, "max_depth": 8, "min_samples_split": 10, "min_samples_leaf": 4},
     "xgb": {
         "n_estimators": 300,
         "max_depth": 3,
@@ -94,21 +97,76 @@ class TrainingSettings:
     promotion_tolerance: float = 0.02  # how much worse than production a candidate may be
     champion_z: float = 2.0  # standard errors an own model must beat pooled by (0 = plain min)
     seed: int = 7
+    # tuned settings older than this many days are tuned again (0: tune every training); younger
+    # ones, tuned with the same trials on the same features, are reused (`reusable_tuning`)
+    retune_days: int = 28
     n_jobs: int = 2
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def model_version(stat: str, dataset_version: str, settings: TrainingSettings) -> str:
-    """Same dataset and settings, same version (n_jobs does not change results)."""
+@dataclass(frozen=True)
+class Tuning:
+    """Tuned settings another version chose, for a retrain to reuse instead of tuning again."""
+
+    version: str  # the version whose training tuned them
+    tuned_at: str  # when (ISO UTC)
+    pooled_params: dict[str, Any]
+    player_params: dict[str, dict[str, Any]]
+
+
+TUNING_KEYS = ("pooled_trials", "player_trials", "tuning_players", "seed")
+
+
+def reusable_tuning(
+    manifest: dict[str, Any] | None,
+    features: list[str],
+    settings: TrainingSettings,
+    now: str,
+) -> Tuning | None:
+    """The tuned settings of `manifest` (the production version's), when a retrain with
+    `settings` on `features` may reuse them: tuned with the same trials, sample and seed, on
+    the same feature columns, fewer than `retune_days` days before `now`; else None (tune)."""
+    if manifest is None or settings.retune_days <= 0:
+        return None
+    if settings.pooled_trials <= 0 and settings.player_trials <= 0:
+        return None  # nothing to tune: the defaults
+    tuned = manifest.get("tuned") or {}
+    old = manifest.get("settings", {})
+    if not tuned.get("at") or any(old.get(k) != getattr(settings, k) for k in TUNING_KEYS):
+        return None
+    if list(manifest.get("features", [])) != list(features):
+        return None
+    if list(manifest.get("player_features", [])) != list(PLAYER_FEATURES):
+        return None
+    age = datetime.fromisoformat(now) - datetime.fromisoformat(tuned["at"])
+    if age.total_seconds() >= settings.retune_days * 86400:
+        return None
+    return Tuning(
+        version=tuned["version"],
+        tuned_at=tuned["at"],
+        pooled_params=dict(manifest["pooled_params"]),
+        player_params={k: dict(v) for k, v in manifest["player_params"].items()},
+    )
+
+
+def model_version(
+    stat: str, dataset_version: str, settings: TrainingSettings, tuning: Tuning | None = None
+) -> str:
+    """Same dataset, settings and tuning, same version (n_jobs and retune_days do not change
+    results; reused tuned settings do)."""
     payload = {
         "format": FORMAT_VERSION,
         "stat": stat,
         "dataset": dataset_version,
-        "settings": {k: v for k, v in settings.as_dict().items() if k != "n_jobs"},
+        "settings": {
+            k: v for k, v in settings.as_dict().items() if k not in ("n_jobs", "retune_days")
+        },
         "player_features": PLAYER_FEATURES,
     }
+    if tuning is not None:
+        payload["tuning"] = [tuning.version, tuning.pooled_params, tuning.player_params]
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:10]
     return f"{stat.lower()}-{digest}"
 
@@ -152,6 +210,15 @@ class _PruneCallback(xgb.callback.TrainingCallback):
         return False
 
 
+class PooledData:
+    """The pooled model's training and validation rows, quantized for XGBoost's `hist` once per
+    stat: on the nine real seasons that is ~3.5 s of each pooled fit, and tuning fits many."""
+
+    def __init__(self, X: np.ndarray, y: np.ndarray, Xv: np.ndarray, yv: np.ndarray, n_jobs: int):
+        self.train = xgb.QuantileDMatrix(X, y, nthread=n_jobs)
+        self.val = xgb.QuantileDMatrix(Xv, yv, ref=self.train, nthread=n_jobs)
+
+
 def fit_pooled(
     X: np.ndarray,
     y: np.ndarray,
@@ -161,7 +228,27 @@ def fit_pooled(
     seed: int,
     n_jobs: int,
     callbacks: list | None = None,
+    data: PooledData | None = None,
 ) -> xgb.XGBRegressor:
+    """Gradient boosting with early stopping on validation MAE; `data`: the rows already
+    quantized (the same model as `XGBRegressor.fit` on the arrays: tested)."""
+    data = data or PooledData(X, y, Xv, yv, n_jobs)
+    booster = xgb.train(
+        {
+            "objective": "reg:squarederror",
+            "eval_metric": "mae",
+            "tree_method": "hist",
+            "random_state": seed,
+            "nthread": n_jobs,
+            **params,
+        },
+        data.train,
+        num_boost_round=POOLED_MAX_ROUNDS,
+        evals=[(data.val, "validation_0")],
+        early_stopping_rounds=50,
+        callbacks=callbacks,
+        verbose_eval=False,
+    )
     model = xgb.XGBRegressor(
         n_estimators=POOLED_MAX_ROUNDS,
         early_stopping_rounds=50,
@@ -169,10 +256,9 @@ def fit_pooled(
         tree_method="hist",
         random_state=seed,
         n_jobs=n_jobs,
-        callbacks=callbacks,
         **params,
     )
-    model.fit(X, y, eval_set=[(Xv, yv)], verbose=False)
+    model.load_model(booster.save_raw("ubj"))
     return model
 
 
@@ -188,6 +274,7 @@ def tune_pooled(
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     fitted: dict[int, xgb.XGBRegressor] = {}
+    data = PooledData(X, y, Xv, yv, settings.n_jobs)  # once, not once per trial
 
     def objective(trial: optuna.Trial) -> float:
         params = {
@@ -198,7 +285,7 @@ def tune_pooled(
             "min_child_weight": trial.suggest_float("min_child_weight", 1.0, 20.0, log=True),
         }
         prune = _PruneCallback(trial)
-        model = fit_pooled(X, y, Xv, yv, params, settings.seed, settings.n_jobs, [prune])
+        model = fit_pooled(X, y, Xv, yv, params, settings.seed, settings.n_jobs, [prune], data)
         if prune.pruned:
             raise optuna.TrialPruned()
         mae = float(np.mean(np.abs(model.predict(Xv) - yv)))
@@ -392,7 +479,7 @@ def tune_player_params(
     def objective(trial: optuna.Trial) -> float:
         params = {
             "rf": {
-                "n_estimators": trial.suggest_int("rf_n_estimators", 100, 200),
+                "n_estimators": trial.suggest_int("rf_n_estimators", 40, 120),
                 "max_depth": trial.suggest_int("rf_max_depth", 5, 15),
                 "min_samples_split": trial.suggest_int("rf_min_samples_split", 5, 20),
                 "min_samples_leaf": trial.suggest_int("rf_min_samples_leaf", 2, 10),
@@ -466,6 +553,7 @@ class TrainedStat:
     predictions: dict[str, pl.DataFrame]  # val/test: keys, target, champion and baseline preds
     importance: pl.DataFrame  # pooled feature importance (gain)
     tuning: dict[str, list[dict]] = field(default_factory=dict)
+    reused_tuning: Tuning | None = None  # the tuned settings reused (None: tuned by this fit)
     seconds: dict[str, float] = field(default_factory=dict)  # where the training time went
 
     def summary(self, split: str = "test") -> pl.DataFrame:
@@ -524,8 +612,10 @@ def train_stat(
     dataset_version: str,
     settings: TrainingSettings,
     log=lambda msg: None,
+    tuning: Tuning | None = None,
 ) -> TrainedStat:
-    """The evaluation fit of one stat: tune, fit, pick champions on validation, measure on test."""
+    """The evaluation fit of one stat: tune (or reuse `tuning`), fit, pick champions on
+    validation, measure on test."""
     clock = _Clock()
     train, val, test = splits["train"], splits["val"], splits["test"]
     features = pooled_features(train)
@@ -534,7 +624,10 @@ def train_stat(
     Xt, yt = test.select(features).to_numpy(), test["target"].to_numpy()
 
     clock.lap("arrays")
-    pooled_params, pooled_trials, pooled = tune_pooled(X, y, Xv, yv, settings)
+    if tuning is None:
+        pooled_params, pooled_trials, pooled = tune_pooled(X, y, Xv, yv, settings)
+    else:
+        pooled_params, pooled_trials, pooled = dict(tuning.pooled_params), [], None
     clock.lap("pooled_tuning")
     if pooled is None:
         pooled = fit_pooled(X, y, Xv, yv, pooled_params, settings.seed, settings.n_jobs)
@@ -559,7 +652,10 @@ def train_stat(
     sample = sorted(rng.choice(with_val, n_sample, replace=False).tolist()) if n_sample else []
     groups = [(Xp[tr_g[p]], y[tr_g[p]], Xpv[va_g[p]], yv[va_g[p]]) for p in sample]
     clock.lap("player_arrays")
-    player_params, player_trials = tune_player_params(groups, settings)
+    if tuning is None:
+        player_params, player_trials = tune_player_params(groups, settings)
+    else:
+        player_params, player_trials = tuning.player_params, []
     clock.lap("player_tuning")
     log(f"{stat}: {len(eligible)} players with >= {settings.min_games} training games")
 
@@ -586,7 +682,7 @@ def train_stat(
     results = dict(zip(contenders, fitted, strict=True))
     clock.lap("player_candidates")
 
-    version = model_version(stat, dataset_version, settings)
+    version = model_version(stat, dataset_version, settings, tuning)
     base = {
         "val": {b: val[c].to_numpy() for b, c in BASELINES.items()},
         "test": {b: test[c].to_numpy() for b, c in BASELINES.items()},
@@ -673,6 +769,7 @@ def train_stat(
         predictions=predictions,
         importance=importance,
         tuning={"pooled": pooled_trials, "player": player_trials},
+        reused_tuning=tuning,
         seconds={**clock.laps, "contenders": len(contenders), "eligible": len(eligible)},
     )
 

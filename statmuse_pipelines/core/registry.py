@@ -85,6 +85,16 @@ def manifest_of(trained: TrainedStat, created_at: str) -> dict[str, Any]:
         "summary": summary,
         "importance": trained.importance.head(25).to_dicts(),
         "tuning": trained.tuning,
+        # who tuned the settings and when: this fit, or the version whose tuning it reused
+        "tuned": (
+            {"version": trained.version, "at": created_at, "reused": False}
+            if trained.reused_tuning is None
+            else {
+                "version": trained.reused_tuning.version,
+                "at": trained.reused_tuning.tuned_at,
+                "reused": True,
+            }
+        ),
         "fits": ["evaluation"],
     }
 

@@ -32,7 +32,10 @@ def pipeline(tmp_path_factory):
     """The PTS dataset of a season and a half of the synthetic league, written to the lake as
     training_datasets writes it (built with the core functions: the stages before are tested
     elsewhere, and Dagster's per-partition events would make this fixture slow)."""
-    home = tmp_path_factory.mktemp("models_home")
+    return _pipeline(tmp_path_factory.mktemp("models_home"))
+
+
+def _pipeline(home):
     settings = Settings(home=home, source="synthetic", seasons=2, today=date(2025, 12, 15))
     league = SyntheticGameLogSource(seasons=2, today="2025-12-15")
     start, end = date(2024, 7, 1), date(2025, 12, 14)
@@ -181,3 +184,29 @@ def test_statmuse_train_reports_each_stat(pipeline, capsys):
     assert "[1/1] models PTS" in out
     assert ("production:" in out) or ("kept as candidate:" in out)
     assert "models, test split" in out and "PTS" in out
+
+
+def test_a_retrain_reuses_productions_recent_tuning(tmp_path):
+    settings, instance = _pipeline(tmp_path)
+    tuned = {"pooled_trials": 1, "player_trials": 0}
+
+    def meta(result):
+        assert result.success, gate(result).description
+        return {
+            k: v.value
+            for k, v in result.asset_materializations_for_node("player_models")[0].metadata.items()
+        }
+
+    first = meta(train(settings, instance, "PTS", **tuned))
+    assert not first["tuning_reused"] and first["tuned_by"] == first["version"]
+    # other settings, the same tuning: production's tuned settings are reused, not tuned again
+    retrain = meta(train(settings, instance, "PTS", **tuned, min_games=16))
+    assert retrain["version"] != first["version"]
+    assert retrain["tuning_reused"] and retrain["tuned_by"] == first["version"]
+    assert retrain["tuned_at"] == first["tuned_at"]
+    assert retrain["pooled_params"] == first["pooled_params"]
+    # asked to tune (retune_days 0, `statmuse train --tune`), or other trials: tuned again
+    fresh = meta(train(settings, instance, "PTS", **tuned, min_games=17, retune_days=0))
+    assert not fresh["tuning_reused"] and fresh["tuned_by"] == fresh["version"]
+    other = meta(train(settings, instance, "PTS", **{**tuned, "pooled_trials": 2}, min_games=16))
+    assert not other["tuning_reused"]

@@ -12,7 +12,9 @@ pytestmark = pytest.mark.integration
 
 
 def test_ingest_benchmark_reduced(real_data, home, capsys, monkeypatch):
-    monkeypatch.setattr(sys, "argv", ["ingest.py", "--reduced", "--data", str(real_data)])
+    monkeypatch.setattr(
+        sys, "argv", ["ingest.py", "--reduced", "--plain-event-log", "--data", str(real_data)]
+    )
     with pytest.raises(SystemExit) as done:
         runpy.run_path(str(REPO / "benchmarks" / "ingest.py"), run_name="__main__")
     out = capsys.readouterr().out
@@ -20,6 +22,7 @@ def test_ingest_benchmark_reduced(real_data, home, capsys, monkeypatch):
     assert "core path: 4,773 player-games" in out  # 2023-10-24..2023-11-23 of the real data
     ratio = re.search(r"ratio dagster/core: ([\d.]+)x", out)
     assert ratio and float(ratio.group(1)) > 0
+    assert re.search(r"ratio plain/batched event log: [\d.]+x", out), out
 
 
 def test_features_benchmark_reduced(real_data, capsys, monkeypatch):
@@ -34,7 +37,9 @@ def test_features_benchmark_reduced(real_data, capsys, monkeypatch):
 
 
 def test_training_benchmark_reduced(real_data, capsys, monkeypatch):
-    monkeypatch.setattr(sys, "argv", ["training.py", "--reduced", "--data", str(real_data)])
+    monkeypatch.setattr(
+        sys, "argv", ["training.py", "--reduced", "--retrain", "--data", str(real_data)]
+    )
     with pytest.raises(SystemExit) as done:
         runpy.run_path(str(REPO / "benchmarks" / "training.py"), run_name="__main__")
     out = capsys.readouterr().out
@@ -49,6 +54,8 @@ def test_training_benchmark_reduced(real_data, capsys, monkeypatch):
     assert seconds > 0 and 0 <= own <= 5
     assert all(0 < mae < 20 for mae in (champion, pooled, naive))
     assert "champion set beats the best naive baseline on" in out
+    retrain = re.search(r"retrain reusing the tuning: ([\d.]+)s, champion ([\d.]+)", out)
+    assert retrain and 0 < float(retrain.group(2)) < 20, out
 
 
 def test_daily_benchmark_reduced(real_data, home, capsys, monkeypatch):

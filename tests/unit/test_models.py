@@ -7,6 +7,7 @@ import math
 import numpy as np
 import polars as pl
 import pytest
+import xgboost as xgb
 from sklearn.linear_model import LinearRegression
 
 from statmuse_pipelines.core.datasets import build_dataset
@@ -16,14 +17,17 @@ from statmuse_pipelines.core.models import (
     BASELINES,
     DEFAULT_PLAYER_PARAMS,
     DEFAULT_POOLED_PARAMS,
+    PLAYER_FEATURES,
     PLAYER_KINDS,
     POOLED,
     TrainingSettings,
+    Tuning,
     candidate_predictions,
     clearly_better,
     fit_player_candidates,
     fit_pooled,
     model_version,
+    reusable_tuning,
     train_stat,
     tune_pooled,
 )
@@ -248,6 +252,21 @@ def test_tuning_uses_validation_and_prunes(splits):
     assert tune_pooled(X, y, Xv, yv, TrainingSettings(pooled_trials=0))[0] == DEFAULT_POOLED_PARAMS
 
 
+def test_the_pooled_fit_on_quantized_rows_is_xgboosts_own_fit(splits):
+    frames, _ = splits
+    cols = [c for c in frames["train"].columns if c.startswith(("target_", "minutes_"))]
+    X, y = frames["train"].select(cols).to_numpy(), frames["train"]["target"].to_numpy()
+    Xv, yv = frames["val"].select(cols).to_numpy(), frames["val"]["target"].to_numpy()
+    ours = fit_pooled(X, y, Xv, yv, DEFAULT_POOLED_PARAMS, 7, 2)
+    sklearn_api = xgb.XGBRegressor(
+        n_estimators=1500, early_stopping_rounds=50, eval_metric="mae", tree_method="hist",
+        random_state=7, n_jobs=2, **DEFAULT_POOLED_PARAMS,
+    ).fit(X, y, eval_set=[(Xv, yv)], verbose=False)  # fmt: skip
+    assert ours.best_iteration == sklearn_api.best_iteration
+    np.testing.assert_array_equal(ours.predict(Xv), sklearn_api.predict(Xv))
+    assert ours.get_params()["learning_rate"] == DEFAULT_POOLED_PARAMS["learning_rate"]
+
+
 def test_version_is_a_function_of_dataset_and_settings():
     a = model_version("PTS", "abc", SMALL)
     assert a == model_version("PTS", "abc", SMALL) and a.startswith("pts-")
@@ -309,3 +328,45 @@ def test_promotion_gate(candidate, production, passed, words):
     assert decision.passed is passed
     assert words in decision.reason
     assert decision.best_baseline == "baseline_ewm"
+
+
+def test_tuned_settings_are_reused_only_while_they_still_apply():
+    settings = TrainingSettings(pooled_trials=8, player_trials=4, retune_days=28)
+    manifest = {
+        "settings": settings.as_dict(),
+        "features": ["a", "b"],
+        "player_features": list(PLAYER_FEATURES),
+        "pooled_params": {"max_depth": 4},
+        "player_params": {"rf": {"n_estimators": 60}},
+        "tuned": {"version": "pts-1", "at": "2026-11-01T00:00:00+00:00"},
+    }
+    now = "2026-11-20T00:00:00+00:00"
+    reused = reusable_tuning(manifest, ["a", "b"], settings, now)
+    assert reused == Tuning("pts-1", "2026-11-01T00:00:00+00:00", {"max_depth": 4},
+                            {"rf": {"n_estimators": 60}})  # fmt: skip
+    assert reusable_tuning(None, ["a", "b"], settings, now) is None
+    assert reusable_tuning(manifest, ["a", "c"], settings, now) is None  # other features
+    assert reusable_tuning(manifest, ["a", "b"], settings, "2026-11-29T00:00:00+00:00") is None
+    fewer = dataclasses.replace(settings, pooled_trials=4)
+    assert reusable_tuning(manifest, ["a", "b"], fewer, now) is None  # other trials
+    always = dataclasses.replace(settings, retune_days=0)
+    assert reusable_tuning(manifest, ["a", "b"], always, now) is None
+    # the version says whose tuning it reused
+    assert model_version("PTS", "d", settings) != model_version("PTS", "d", settings, reused)
+    assert model_version("PTS", "d", settings) == model_version("PTS", "d", always)
+
+
+def test_a_fit_with_reused_tuning_does_not_tune(splits):
+    frames, version = splits
+    settings = dataclasses.replace(SMALL, pooled_trials=3, player_trials=2)
+    tuning = Tuning("pts-x", "2026-11-01T00:00:00+00:00", dict(DEFAULT_POOLED_PARAMS),
+                    {k: dict(v) for k, v in DEFAULT_PLAYER_PARAMS.items()})  # fmt: skip
+    trained = train_stat("PTS", frames, version, settings, tuning=tuning)
+    assert trained.tuning == {"pooled": [], "player": []}
+    assert trained.pooled_params == DEFAULT_POOLED_PARAMS
+    assert trained.reused_tuning == tuning
+    assert manifest_of(trained, "2026-11-20T00:00:00+00:00")["tuned"] == {
+        "version": "pts-x",
+        "at": "2026-11-01T00:00:00+00:00",
+        "reused": True,
+    }
