@@ -47,9 +47,8 @@ def ensure_dagster_home(settings: Settings) -> Path:
     home = settings.dagster_home.resolve()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists() or (
-        config.read_text().startswith(INSTANCE_HEADER) and config.read_text() != INSTANCE_YAML
-    ):
+    written = config.read_text() if config.exists() else None
+    if written is None or (written.startswith(INSTANCE_HEADER) and written != INSTANCE_YAML):
         config.write_text(INSTANCE_YAML)
     os.environ["DAGSTER_HOME"] = str(home)
     apply_dagster_environment()

@@ -127,7 +127,8 @@ def player_models(
     registry = ModelRegistry(warehouse, model_store)
     started = time.monotonic()
     version, tuning = model_version(stat, dataset["version"], settings), None
-    if model_store.manifest(stat, version) is None:
+    manifest = model_store.manifest(stat, version)
+    if manifest is None:
         # a retrain reuses production's tuned settings while they are recent (retune_days)
         production = registry.production_version(stat)
         tuning = reusable_tuning(
@@ -136,14 +137,14 @@ def player_models(
             settings,
             now_utc(),
         )
-        version = model_version(stat, dataset["version"], settings, tuning)
-    if tuning is not None:
-        context.log.info(
-            f"{stat}: reusing the settings {tuning.version} tuned at {tuning.tuned_at} "
-            f"(retune_days {settings.retune_days})"
-        )
+        if tuning is not None:
+            version = model_version(stat, dataset["version"], settings, tuning)
+            manifest = model_store.manifest(stat, version)
+            context.log.info(
+                f"{stat}: reusing the settings {tuning.version} tuned at {tuning.tuned_at} "
+                f"(retune_days {settings.retune_days})"
+            )
 
-    manifest = model_store.manifest(stat, version)
     if manifest is not None and model_store.has_fit(stat, version, "evaluation"):
         context.log.info(f"{stat}: version {version} exists (same dataset and settings): reused")
         reused = True

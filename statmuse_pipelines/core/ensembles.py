@@ -32,8 +32,12 @@ class WeightedVote(RegressorMixin, BaseEstimator):
         return self
 
     def predict(self, X):
-        preds = np.column_stack([m.predict(X) for m in self.members])
-        return preds @ (np.asarray(self.weights, dtype=float) / float(np.sum(self.weights)))
+        return self.combine(np.column_stack([m.predict(X) for m in self.members]))
+
+    def combine(self, member_preds: np.ndarray) -> np.ndarray:
+        """The vote of the members' predictions (one column per member, in order)."""
+        weights = np.asarray(self.weights, dtype=float)
+        return member_preds @ (weights / float(np.sum(weights)))
 
 
 class Stacked(RegressorMixin, BaseEstimator):
@@ -47,7 +51,11 @@ class Stacked(RegressorMixin, BaseEstimator):
         return self
 
     def predict(self, X):
-        return self.meta.predict(np.column_stack([m.predict(X) for m in self.members]))
+        return self.combine(np.column_stack([m.predict(X) for m in self.members]))
+
+    def combine(self, member_preds: np.ndarray) -> np.ndarray:
+        """The meta-learner on the members' predictions (one column per member, in order)."""
+        return self.meta.predict(member_preds)
 
 
 def stack(

@@ -390,9 +390,11 @@ def candidate_predictions(cands: dict[str, Any], X: np.ndarray) -> dict[str, np.
         return {}
     base = {k: cands[k].predict(X) for k in ("rf", "xgb", "elasticnet")}
     members = np.column_stack([base["rf"], base["xgb"], base["elasticnet"]])
-    weights = np.asarray(VOTE_WEIGHTS, dtype=float) / float(np.sum(VOTE_WEIGHTS))
-    stacked = cands["stacking"].meta.predict(members)
-    return {**base, "voting": members @ weights, "stacking": stacked}
+    return {
+        **base,
+        "voting": cands["voting"].combine(members),
+        "stacking": cands["stacking"].combine(members),
+    }
 
 
 def choose_champion(
