@@ -551,7 +551,10 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--source", choices=["synthetic", "files", "nba_api"])
     backfill.add_argument("--files-dir", help="folder of nba_api exports (files source)")
     backfill.add_argument("--home", help="data root (default $STATMUSE_HOME or ./data)")
-    backfill.add_argument("--lines", help="a file/folder of sportsbook lines, or proxy")
+    backfill.add_argument(
+        "--lines",
+        help="synthetic (the synthetic league's book), a file/folder of sportsbook lines, or proxy",
+    )
     backfill.add_argument(
         "--stat", action="append", help="train/evaluate this target only (repeatable; default all)"
     )
@@ -598,13 +601,19 @@ def build_parser() -> argparse.ArgumentParser:
     predict = sub.add_parser("predict", help="the daily path for a date: ingest, grade, predict")
     predict.add_argument("--date", help="the date to predict (default: today, New York)")
     predict.add_argument("--top", type=int, default=10, help="recommendations to print")
-    predict.add_argument("--lines", help="a file/folder of sportsbook lines, or proxy")
+    predict.add_argument(
+        "--lines",
+        help="synthetic (the synthetic league's book), a file/folder of sportsbook lines, or proxy",
+    )
     predict.add_argument("--home", help="data root (default $STATMUSE_HOME or ./data)")
     predict.set_defaults(func=cmd_predict)
 
     evaluate = sub.add_parser("evaluate", help="match lines, calibrate and backtest the models")
     evaluate.add_argument("--stat", action="append", help="a stat target (repeatable; default all)")
-    evaluate.add_argument("--lines", help="a file/folder of sportsbook lines, or proxy")
+    evaluate.add_argument(
+        "--lines",
+        help="synthetic (the synthetic league's book), a file/folder of sportsbook lines, or proxy",
+    )
     evaluate.add_argument("--home", help="data root (default $STATMUSE_HOME or ./data)")
     walk_forward_options(evaluate)
     evaluate.set_defaults(func=cmd_evaluate)

@@ -187,9 +187,9 @@ def _models(
 def _lines_span(settings: Settings) -> tuple[date, date] | None:
     """The game dates the lines source covers, within the partitions (None for proxies)."""
     from statmuse_pipelines.partitions import FIRST_DATE, daily_partitions
-    from statmuse_pipelines.resources.lines import LinesResource
+    from statmuse_pipelines.resources.factory import lines_resource
 
-    span = LinesResource(source=settings.lines).dates()
+    span = lines_resource(settings).dates()
     if span is None:
         return None
     lo = max(span[0], date.fromisoformat(FIRST_DATE))

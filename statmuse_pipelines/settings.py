@@ -8,7 +8,10 @@
 | STATMUSE_SEED       | 7                | seed of the synthetic league                         |
 | STATMUSE_SEASONS    | 3                | synthetic seasons, the last one being today's        |
 | STATMUSE_TODAY      | today (New York) | the synthetic league's "today" (ISO date), for tests |
-| STATMUSE_LINES      | proxy            | a file/folder of sportsbook lines, or `proxy`         |
+| STATMUSE_LINES      | (by source)      | `synthetic` (the synthetic league's simulated book, the |
+|                     |                  | default there), a file/folder of sportsbook lines, or |
+|                     |                  | `proxy` (the default for files and nba_api)           |
+| STATMUSE_BOOK_ERROR | 0.15             | the simulated book's error, in standard deviations    |
 | STATMUSE_PACE_CHANGE| (none)           | DATE:FACTOR, a synthetic regime change (drift tests)  |
 """
 
@@ -60,8 +63,9 @@ class Settings:
     seed: int = 7
     seasons: int = 3
     today: date | None = None
-    lines: str = "proxy"
+    lines: str | None = None  # None: `synthetic` for the synthetic source, else `proxy`
     pace_change: tuple[date, float] | None = None
+    book_error: float = 0.15
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
@@ -72,6 +76,19 @@ class Settings:
             raise SettingsError("STATMUSE_SOURCE=files needs STATMUSE_FILES_DIR (a folder)")
         if self.seasons < 1:
             raise SettingsError(f"STATMUSE_SEASONS must be at least 1, got {self.seasons}")
+        if self.lines is None:
+            object.__setattr__(
+                self, "lines", "synthetic" if self.source == "synthetic" else "proxy"
+            )
+        if self.lines == "synthetic" and self.source != "synthetic":
+            raise SettingsError(
+                f"STATMUSE_LINES=synthetic is the synthetic league's book; the {self.source} "
+                "source needs a file/folder of sportsbook lines, or proxy"
+            )
+        if not (0 <= self.book_error < 10):
+            raise SettingsError(
+                f"STATMUSE_BOOK_ERROR must be a number from 0 to 10, got {self.book_error}"
+            )
 
     @property
     def lake_dir(self) -> Path:
@@ -107,6 +124,7 @@ class Settings:
             today=_date(env, "STATMUSE_TODAY"),
             lines=_lines(env.get("STATMUSE_LINES")),
             pace_change=_pace_change(env.get("STATMUSE_PACE_CHANGE")),
+            book_error=_float(env, "STATMUSE_BOOK_ERROR", 0.15),
         )
 
 
@@ -122,13 +140,27 @@ def _pace_change(raw: str | None) -> tuple[date, float] | None:
         ) from exc
 
 
-def _lines(raw: str | None) -> str:
-    if not raw or raw.strip().lower() == "proxy":
-        return "proxy"
+def _lines(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    if raw.strip().lower() in ("proxy", "synthetic"):
+        return raw.strip().lower()
     path = Path(raw).expanduser().resolve()
     if not path.exists():
-        raise SettingsError(f"STATMUSE_LINES={raw!r}: no such file or folder (or say 'proxy')")
+        raise SettingsError(
+            f"STATMUSE_LINES={raw!r}: no such file or folder (or say 'synthetic' or 'proxy')"
+        )
     return str(path)
+
+
+def _float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}={raw!r} is not a number") from exc
 
 
 def _int(env: dict[str, str], name: str, default: int) -> int:

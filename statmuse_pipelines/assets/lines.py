@@ -80,7 +80,7 @@ def market_lines(
                 )
             ],
         )
-    quotes = lines.quotes().filter(pl.col("game_date").is_between(first, last))
+    quotes = lines.quotes(first, last)
     opening, close = pregame(quotes, "first"), pregame(quotes, "last")
     if quotes.height and close.height == 0:
         raise dg.Failure(

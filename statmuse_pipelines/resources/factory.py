@@ -39,11 +39,20 @@ def game_log_source(settings: Settings) -> GameLogSource:
     )
 
 
+def lines_resource(settings: Settings) -> LinesResource:
+    source = game_log_source(settings)
+    return LinesResource(
+        source=settings.lines,
+        league=source if isinstance(source, SyntheticGameLogSource) else None,
+        book_error=settings.book_error,
+    )
+
+
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     return {
         "game_logs": game_log_source(settings),
         "lake": LakeResource(root=str(settings.lake_dir)),
         "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
         "model_store": ModelStoreResource(root=str(settings.models_dir)),
-        "lines": LinesResource(source=settings.lines),
+        "lines": lines_resource(settings),
     }

@@ -13,12 +13,14 @@ from datetime import date
 import polars as pl
 
 from statmuse_pipelines.core.gamelog import empty_game_log
+from statmuse_pipelines.core.lines import LINE_COLUMNS
 from statmuse_pipelines.core.seasons import season_bounds, season_of_date
+from statmuse_pipelines.core.synthetic.book import BookSettings, season_quotes
 from statmuse_pipelines.core.synthetic.league import ORIGIN_SEASON, season_league
 from statmuse_pipelines.core.synthetic.schedule import season_schedule
 from statmuse_pipelines.core.synthetic.simulate import simulate_season
 
-__all__ = ["SyntheticLeague", "default_seasons", "season_league"]
+__all__ = ["BookSettings", "SyntheticLeague", "default_seasons", "season_league"]
 
 
 def default_seasons(today: date, count: int = 3) -> tuple[int, ...]:
@@ -80,3 +82,18 @@ class SyntheticLeague:
         }
         out = pl.concat(frames) if frames else pl.DataFrame(schema=schema)
         return out.with_columns(played=pl.col("game_date") < self.today)
+
+    def prop_lines(self, start: date, end: date, book: BookSettings | None = None) -> pl.DataFrame:
+        """The simulated sportsbook's quotes (core.synthetic.book) for games from start to end:
+        both snapshots for games before today, the morning one for today's, none later."""
+        frames = [
+            season_quotes(self.seed, s, book or BookSettings(), self.today, self.pace_change)
+            for s in self._seasons_between(start, end)
+        ]
+        frames = [f.filter(pl.col("game_date").is_between(start, end)) for f in frames]
+        return pl.concat(frames) if frames else pl.DataFrame(schema=LINE_COLUMNS)
+
+    def line_dates(self) -> tuple[date, date] | None:
+        """The first and last game date the book has quoted (today's games included)."""
+        days = self.schedule(date.min, self.today)["game_date"]
+        return (days.min(), days.max()) if days.len() else None

@@ -43,10 +43,50 @@ OT_PROBABILITY = 0.06
 INJURY_HAZARD = 0.009  # per game played, times the player's proneness
 
 
+BOX_COLUMNS = (
+    "MIN", "FGM", "FGA", "FG3M", "FG3A", "FTM", "FTA", "OREB", "DREB", "REB", "AST", "STL", "BLK",
+    "TOV", "PF", "PTS",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SidePlan:
+    """One team's side of a game as it stands before tip-off: who is available (injured players
+    and rested veterans left out), best first, their planned minutes and their rates on the day
+    (skill plus in-season form, home court, the opponent's defense, a back-to-back)."""
+
+    team: int
+    opp: int
+    home: bool
+    b2b: bool
+    ids: tuple[int, ...]
+    planned: np.ndarray  # planned minutes by rank in the healthy rotation
+    usage: np.ndarray
+    three_rate: np.ndarray
+    p2: np.ndarray
+    p3: np.ndarray
+    ft_pct: np.ndarray
+    trip_rate: np.ndarray
+    tov_rate: np.ndarray
+    weights: dict[str, np.ndarray]  # OREB, DREB, AST, STL, BLK, PF: shares of the team's totals
+    shooting: float  # multiplier on make probabilities: opponent's defense, home, back-to-back
+
+
+@dataclass(frozen=True)
+class GamePlan:
+    """Everything known about a game before tip-off; `play_game` draws its box scores."""
+
+    game_id: str
+    day: date
+    sides: tuple[SidePlan, SidePlan]  # home, away
+    possessions: float  # expected possessions in 48 minutes (both paces, any regime change)
+
+
 @dataclass(frozen=True)
 class SeasonBoxScores:
     player_logs: pl.DataFrame  # LeagueGameLog player mode, every game of the season
     team_logs: pl.DataFrame  # LeagueGameLog team mode
+    plans: tuple[GamePlan, ...]  # every game as known before tip-off, in schedule order
 
 
 def _injury_days(rng: np.random.Generator) -> int:
@@ -58,38 +98,151 @@ def _injury_days(rng: np.random.Generator) -> int:
     return int(rng.integers(22, 75))
 
 
-def _allocate_minutes(raw: np.ndarray, total: int, cap: float) -> np.ndarray:
-    """Scale raw minutes to sum to `total` with nobody above `cap`; integers, largest remainder."""
-    m = raw.astype(float).copy()
+def _allocate_minutes(raw: np.ndarray, total: np.ndarray, cap: np.ndarray) -> np.ndarray:
+    """Scale each row of raw minutes to sum to its `total` with nobody above its `cap`;
+    integers, by largest remainder."""
+    m = raw.astype(float)
+    total = np.asarray(total, dtype=float)
+    cap = np.asarray(cap, dtype=float)[:, None]
     for _ in range(10):
-        m *= total / m.sum()
+        m = m * (total / m.sum(axis=1))[:, None]
         over = m > cap
         if not over.any():
             break
-        m[over] = cap
-        free = ~over
-        if not free.any():
-            break
-        rest = total - m[over].sum()
-        m[free] *= rest / m[free].sum()
+        m = np.where(over, cap, m)
+        free_sum = np.where(over, 0.0, m).sum(axis=1)
+        rest = total - np.where(over, m, 0.0).sum(axis=1)
+        scale = np.divide(rest, free_sum, out=np.ones_like(rest), where=free_sum > 0)
+        m = np.where(over, m, m * scale[:, None])
     floor = np.floor(m)
-    short = int(total - floor.sum())
-    if short > 0:
-        order = np.argsort(-(m - floor), kind="stable")
-        floor[order[:short]] += 1
-    return floor.astype(int)
+    short = np.rint(total - floor.sum(axis=1)).astype(int)
+    order = np.argsort(-(m - floor), axis=1, kind="stable")
+    rank = np.argsort(order, axis=1, kind="stable")
+    return (floor + (rank < short[:, None])).astype(int)
 
 
-def _share(rng: np.random.Generator, n: int, weights: np.ndarray) -> np.ndarray:
-    w = np.clip(weights, 1e-9, None)
-    return rng.multinomial(max(int(n), 0), w / w.sum())
+def _share(rng: np.random.Generator, n: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Each row's `n` shared out among its columns in proportion to `weights` (multinomial)."""
+    w = np.clip(weights, 0.0, None)
+    return rng.multinomial(
+        np.maximum(np.asarray(n), 0).astype(np.int64), w / w.sum(axis=1)[:, None]
+    )
+
+
+def play_game(
+    rng: np.random.Generator, plan: GamePlan, reps: int = 1
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """`reps` independent playings of a game from its plan: per side, BOX_COLUMNS as arrays of
+    shape (reps, available players); a player who did not get on the floor has MIN 0 and a
+    zero line. The season plays each game once; the simulated sportsbook plays it many times
+    to know each player's true distribution for that night."""
+    overtime = rng.random(reps) < OT_PROBABILITY
+    double = rng.random(reps) < 0.15
+    total = 240 + np.where(overtime, 25 * (1 + double), 0)
+    cap = np.where(overtime, 50.0, 44.0)
+    boxes: list[dict[str, np.ndarray]] = []
+    for s in plan.sides:
+        n = len(s.ids)
+        appear = rng.random((reps, n)) < APPEARS_BY_RANK[:n]
+        appear[:, :5] = True
+        raw = s.planned * rng.lognormal(0.0, 0.2, (reps, n)) * appear
+        boxes.append({"MIN": _allocate_minutes(raw, total, cap)})
+    possessions = plan.possessions * total / 240.0 * rng.normal(1.0, 0.03, reps)
+    fg2 = []
+    for s, box in zip(plan.sides, boxes, strict=True):
+        eff = s.shooting * rng.normal(1.0, 0.025, reps)[:, None]  # the team's shooting night
+        plays_total = np.rint(possessions * PLAYS_PER_POSSESSION * rng.normal(1.0, 0.02, reps))
+        plays = _share(rng, plays_total, box["MIN"] * s.usage)
+        tov = rng.binomial(plays, s.tov_rate)
+        rest = plays - tov
+        trips = rng.binomial(rest, s.trip_rate)
+        fga = rest - trips
+        fg3a = rng.binomial(fga, s.three_rate)
+        fg2a = fga - fg3a
+        fg2m = rng.binomial(fg2a, np.clip(s.p2 * eff, 0.2, 0.8))
+        fg3m = rng.binomial(fg3a, np.clip(s.p3 * eff, 0.1, 0.6))
+        fgm = fg2m + fg3m
+        fta = 2 * trips + rng.binomial(fgm, 0.03)  # and-ones
+        ftm = rng.binomial(fta, s.ft_pct)
+        box.update(FGM=fgm, FGA=fga, FG3M=fg3m, FG3A=fg3a, FTM=ftm, FTA=fta, TOV=tov)
+        fg2.append((fg2a, fg2m))
+    misses = [b["FGA"].sum(axis=1) - b["FGM"].sum(axis=1) for b in boxes]
+    oreb_team = [rng.binomial(m, 0.245) for m in misses]
+    for k, (s, box) in enumerate(zip(plan.sides, boxes, strict=True)):
+        other, mins, w = boxes[1 - k], box["MIN"], s.weights
+        dreb_team = rng.binomial(np.maximum(misses[1 - k] - oreb_team[1 - k], 0), 0.93)
+        box["OREB"] = _share(rng, oreb_team[k], mins * w["OREB"])
+        box["DREB"] = _share(rng, dreb_team, mins * w["DREB"])
+        box["AST"] = _share(rng, rng.binomial(box["FGM"].sum(axis=1), 0.62), mins * w["AST"])
+        box["STL"] = _share(rng, rng.binomial(other["TOV"].sum(axis=1), 0.6), mins * w["STL"])
+        blocked = fg2[1 - k][0].sum(axis=1) - fg2[1 - k][1].sum(axis=1)
+        box["BLK"] = _share(rng, rng.binomial(blocked, 0.2), mins * w["BLK"])
+        fouls = rng.poisson(19.5 * total / 240.0)
+        box["PF"] = np.minimum(_share(rng, fouls, mins * w["PF"]), 6)
+    scores = [(2 * b["FGM"] + b["FG3M"] + b["FTM"]).sum(axis=1) for b in boxes]
+    tie = scores[0] == scores[1]
+    if tie.any():
+        # no ties in basketball: a late free throw decides it
+        pick = rng.integers(0, 2, reps)
+        for k, box in enumerate(boxes):
+            rows = np.flatnonzero(tie & (pick == k))
+            i = np.argmax(box["MIN"][rows], axis=1)
+            box["FTA"][rows, i] += 1
+            box["FTM"][rows, i] += 1
+    for box in boxes:
+        box["PTS"] = 2 * box["FGM"] + box["FG3M"] + box["FTM"]
+        box["REB"] = box["OREB"] + box["DREB"]
+    return boxes[0], boxes[1]
+
+
+def _side_plan(
+    league, players: dict[int, Player], team: int, opp: int, home: bool, b2b: bool,
+    available: list[int], form: dict[int, float],
+) -> SidePlan:  # fmt: skip
+    ps = [players[pid] for pid in available]
+    planned = MINUTES_BY_RANK[: len(ps)].copy()
+    if b2b:
+        planned[:3] *= BACK_TO_BACK_STAR_MINUTES
+    quality = np.array([p.quality + form[p.player_id] for p in ps])
+
+    def attr(name: str) -> np.ndarray:
+        return np.array([getattr(p, name) for p in ps])
+
+    shooting = league.team_defense[opp] * (HOME_EDGE if home else 1.0 / HOME_EDGE)
+    if b2b:
+        shooting *= BACK_TO_BACK_SHOOTING
+    return SidePlan(
+        team=team,
+        opp=opp,
+        home=home,
+        b2b=b2b,
+        ids=tuple(available),
+        planned=planned,
+        usage=np.clip(attr("usage") + 0.045 * quality, 0.08, 0.40),
+        three_rate=attr("three_rate"),
+        p2=attr("p2") + 0.012 * quality,
+        p3=attr("p3") + 0.008 * quality,
+        ft_pct=attr("ft_pct"),
+        trip_rate=np.clip(attr("ft_trip_rate") * (1.05 if home else 0.95), 0, 0.5),
+        tov_rate=attr("tov_rate"),
+        weights={
+            "OREB": attr("oreb_w"),
+            "DREB": attr("dreb_w"),
+            "AST": attr("ast_w"),
+            "STL": attr("stl_w"),
+            "BLK": attr("blk_w"),
+            "PF": attr("pf_w"),
+        },
+        shooting=float(shooting),
+    )
 
 
 @lru_cache(maxsize=8)
 def simulate_season(
     seed: int, season: int, pace_change: tuple[date, float] | None = None
 ) -> SeasonBoxScores:
-    """Every regular-season box score of `season` (played or not: callers hide the future).
+    """Every regular-season box score of `season` (played or not: callers hide the future), and
+    every game's plan as known before tip-off.
 
     pace_change: (from_date, factor): a regime change for tests of drift detection; every game
     from that date is played at `factor` times the usual pace.
@@ -111,11 +264,11 @@ def simulate_season(
     prow: dict[str, list] = {k: [] for k in PLAYER_LOG_SCHEMA}
     trow: dict[str, list] = {k: [] for k in TEAM_LOG_SCHEMA}
     season_id = 20000 + season
+    plans = []
 
     for game_id, day, home, away in schedule.iter_rows():
         progress = (day - opening).days / span
-        overtime = rng.random() < OT_PROBABILITY
-        total_minutes = 240 + (25 * (1 + (rng.random() < 0.15)) if overtime else 0)
+        form = {pid: t * (progress - 0.5) for pid, t in trend.items()}
         sides = []
         for team, opp, is_home in ((home, away, True), (away, home, False)):
             b2b = last_played.get(team) == day - timedelta(days=1)
@@ -128,131 +281,33 @@ def simulate_season(
                 if b2b and rank < 3 and age >= 31 and rng.random() < 0.25:
                     continue  # a rest night for a veteran star
                 available.append(pid)
-            n = len(available)
-            planned = MINUTES_BY_RANK[:n].copy()
-            appear = rng.random(n) < APPEARS_BY_RANK[:n]
-            appear[:5] = True
-            if b2b:
-                planned[:3] *= BACK_TO_BACK_STAR_MINUTES
-            raw = planned * rng.lognormal(0.0, 0.2, n) * appear
-            minutes = _allocate_minutes(raw, total_minutes, 44.0 if not overtime else 50.0)
-            on = minutes > 0
-            ids = [pid for pid, keep in zip(available, on, strict=True) if keep]
-            sides.append(
-                {
-                    "team": team,
-                    "opp": opp,
-                    "home": is_home,
-                    "b2b": b2b,
-                    "ids": ids,
-                    "min": minutes[on].astype(float),
-                }
-            )
+            sides.append(_side_plan(league, players, team, opp, is_home, b2b, available, form))
             last_played[team] = day
-
-        pace = 0.5 * (league.team_pace[home] + league.team_pace[away])
-        possessions = pace * total_minutes / 240.0 * rng.normal(1.0, 0.03)
+        possessions = 0.5 * (league.team_pace[home] + league.team_pace[away])
         if pace_change is not None and day >= pace_change[0]:
             possessions *= pace_change[1]
-        for side in sides:
-            ps: list[Player] = [players[pid] for pid in side["ids"]]
-            form = np.array([trend[p.player_id] * (progress - 0.5) for p in ps])
-            quality = np.array([p.quality for p in ps]) + form
-            usage = np.clip(np.array([p.usage for p in ps]) + 0.045 * quality, 0.08, 0.40)
-            mins = side["min"]
-            eff = league.team_defense[side["opp"]]
-            eff *= HOME_EDGE if side["home"] else 1.0 / HOME_EDGE
-            if side["b2b"]:
-                eff *= BACK_TO_BACK_SHOOTING
-            eff *= rng.normal(1.0, 0.025)  # the team's shooting night
-            plays_total = round(possessions * PLAYS_PER_POSSESSION * rng.normal(1.0, 0.02))
-            plays = _share(rng, plays_total, mins * usage)
-            tov_rate = np.array([p.tov_rate for p in ps])
-            tov = rng.binomial(plays, tov_rate)
-            rest = plays - tov
-            trip_rate = np.array([p.ft_trip_rate for p in ps]) * (1.05 if side["home"] else 0.95)
-            trips = rng.binomial(rest, np.clip(trip_rate, 0, 0.5))
-            fga = rest - trips
-            fg3a = rng.binomial(fga, np.array([p.three_rate for p in ps]))
-            fg2a = fga - fg3a
-            p2 = np.clip((np.array([p.p2 for p in ps]) + 0.012 * quality) * eff, 0.2, 0.8)
-            p3 = np.clip((np.array([p.p3 for p in ps]) + 0.008 * quality) * eff, 0.1, 0.6)
-            fg2m = rng.binomial(fg2a, p2)
-            fg3m = rng.binomial(fg3a, p3)
-            fgm = fg2m + fg3m
-            and_ones = rng.binomial(fgm, 0.03)
-            fta = 2 * trips + and_ones
-            ftm = rng.binomial(fta, np.array([p.ft_pct for p in ps]))
-            side.update(
-                ps=ps, fga=fga, fg3a=fg3a, fgm=fgm, fg3m=fg3m, fg2a=fg2a, fg2m=fg2m, fta=fta,
-                ftm=ftm, tov=tov,
-            )  # fmt: skip
+        plan = GamePlan(
+            game_id=game_id, day=day, sides=(sides[0], sides[1]), possessions=possessions
+        )
+        plans.append(plan)
+        boxes = [{col: values[0] for col, values in box.items()} for box in play_game(rng, plan)]
+        score = [int(box["PTS"].sum()) for box in boxes]
 
-        for side, other in ((sides[0], sides[1]), (sides[1], sides[0])):
-            ps = side["ps"]
-            mins = side["min"]
-            own_misses = int(side["fga"].sum() - side["fgm"].sum())
-            opp_misses = int(other["fga"].sum() - other["fgm"].sum())
-            side["oreb_team"] = int(rng.binomial(own_misses, 0.245))
-            side["opp_misses"] = opp_misses
-        for side, other in ((sides[0], sides[1]), (sides[1], sides[0])):
-            ps = side["ps"]
-            mins = side["min"]
-            dreb_team = rng.binomial(max(side["opp_misses"] - other["oreb_team"], 0), 0.93)
-            side["oreb"] = _share(rng, side["oreb_team"], mins * [p.oreb_w for p in ps])
-            side["dreb"] = _share(rng, dreb_team, mins * [p.dreb_w for p in ps])
-            assists = rng.binomial(int(side["fgm"].sum()), 0.62)
-            side["ast"] = _share(rng, assists, mins * [p.ast_w for p in ps])
-            steals = rng.binomial(int(other["tov"].sum()), 0.6)
-            side["stl"] = _share(rng, steals, mins * [p.stl_w for p in ps])
-            blocks = rng.binomial(int(other["fg2a"].sum() - other["fg2m"].sum()), 0.2)
-            side["blk"] = _share(rng, blocks, mins * [p.blk_w for p in ps])
-            fouls = rng.poisson(19.5 * total_minutes / 240.0)
-            side["pf"] = np.minimum(_share(rng, fouls, mins * [p.pf_w for p in ps]), 6)
-
-        def points(side: dict) -> int:
-            return int(2 * side["fgm"].sum() + side["fg3m"].sum() + side["ftm"].sum())
-
-        if points(sides[0]) == points(sides[1]):
-            # no ties in basketball: a late free throw decides it
-            side = sides[int(rng.integers(0, 2))]
-            i = int(np.argmax(side["min"]))
-            side["fta"][i] += 1
-            side["ftm"][i] += 1
-        score = [points(sides[0]), points(sides[1])]
-
-        for k, side in enumerate(sides):
-            team, opp = side["team"], side["opp"]
+        for k, (side, full) in enumerate(zip(plan.sides, boxes, strict=True)):
+            team, opp = side.team, side.opp
+            on = full["MIN"] > 0
+            ids = [pid for pid, keep in zip(side.ids, on, strict=True) if keep]
+            box = {col: full[col][on] for col in BOX_COLUMNS}
+            box["MIN"] = box["MIN"].astype(float)
             margin = score[k] - score[1 - k]
             abbr, opp_abbr = ABBREVIATION_BY_ID[team], ABBREVIATION_BY_ID[opp]
-            matchup = f"{abbr} vs. {opp_abbr}" if side["home"] else f"{abbr} @ {opp_abbr}"
+            matchup = f"{abbr} vs. {opp_abbr}" if side.home else f"{abbr} @ {opp_abbr}"
             wl = "W" if margin > 0 else "L"
-            ps = side["ps"]
-            pts = 2 * side["fgm"] + side["fg3m"] + side["ftm"]
-            reb = side["oreb"] + side["dreb"]
-            pm = np.rint(margin * side["min"] / 48.0 + rng.normal(0.0, 4.0, len(ps))).astype(int)
-            box = {
-                "MIN": side["min"],
-                "FGM": side["fgm"],
-                "FGA": side["fga"],
-                "FG3M": side["fg3m"],
-                "FG3A": side["fg3a"],
-                "FTM": side["ftm"],
-                "FTA": side["fta"],
-                "OREB": side["oreb"],
-                "DREB": side["dreb"],
-                "REB": reb,
-                "AST": side["ast"],
-                "STL": side["stl"],
-                "BLK": side["blk"],
-                "TOV": side["tov"],
-                "PF": side["pf"],
-                "PTS": pts,
-            }
-            for i, p in enumerate(ps):
+            pm = np.rint(margin * box["MIN"] / 48.0 + rng.normal(0.0, 4.0, len(ids))).astype(int)
+            for i, pid in enumerate(ids):
                 prow["SEASON_ID"].append(season_id)
-                prow["PLAYER_ID"].append(p.player_id)
-                prow["PLAYER_NAME"].append(p.name)
+                prow["PLAYER_ID"].append(pid)
+                prow["PLAYER_NAME"].append(players[pid].name)
                 prow["TEAM_ID"].append(team)
                 prow["TEAM_ABBREVIATION"].append(abbr)
                 prow["TEAM_NAME"].append(TEAM_NAME_BY_ID[team])
@@ -283,14 +338,14 @@ def simulate_season(
             trow["PLUS_MINUS"].append(float(margin))
 
             # injuries strike during games played
-            for i, p in enumerate(ps):
-                hazard = INJURY_HAZARD * p.injury_prone * side["min"][i] / 30.0
+            for i, pid in enumerate(ids):
+                hazard = INJURY_HAZARD * players[pid].injury_prone * box["MIN"][i] / 30.0
                 if rng.random() < hazard:
-                    injured_until[p.player_id] = day + timedelta(days=_injury_days(rng))
+                    injured_until[pid] = day + timedelta(days=_injury_days(rng))
 
     player_logs = pl.DataFrame(prow, schema=PLAYER_LOG_SCHEMA)
     team_logs = pl.DataFrame(trow, schema=TEAM_LOG_SCHEMA)
-    return SeasonBoxScores(player_logs=player_logs, team_logs=team_logs)
+    return SeasonBoxScores(player_logs=player_logs, team_logs=team_logs, plans=tuple(plans))
 
 
 def _pct(made: int, attempts: int) -> float | None:
