@@ -78,7 +78,9 @@ def summarize(settings: Settings, report: RunReport, echo=print) -> None:
     if warehouse.table_exists("model_metrics") and warehouse.table_exists("model_registry"):
         _summarize_models(warehouse, echo)
     if warehouse.table_exists("market_comparison"):
-        report_table(warehouse, echo)
+        from statmuse_pipelines.resources.factory import lines_resource
+
+        report_table(warehouse, echo, lines=lines_resource(settings).describe())
     for stat, reason in report.kept_candidates.items():
         echo(f"  not promoted: {stat}: {reason}")
     if report.skipped:
@@ -436,9 +438,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def report_table(warehouse, echo=print) -> None:
+def report_table(warehouse, echo=print, lines: str | None = None) -> None:
     """Per stat and line kind, the production version's walk-forward rows: ours vs the market,
-    and the served rule's bets."""
+    and the served rule's bets (`lines`: where the lines came from, when known)."""
     import polars as pl
 
     table = warehouse.query(REPORT_SQL)
@@ -446,7 +448,9 @@ def report_table(warehouse, echo=print) -> None:
         echo("no walk-forward evaluation of a production model yet")
         return
     echo("walk-forward: every prediction from a fit of earlier games only, at pregame lines")
-    echo("(real = sportsbook lines, a market test; proxy = labelled lines of a naive book that")
+    if lines:
+        echo(f"lines: {lines}")
+    echo("(real = a book's quotes, a market test; proxy = labelled lines of a naive book that")
     echo("prices the last 10 games, never a market test). ours = the final market-aware P(over);")
     echo(
         "diff = ours - market with a 95% interval (bootstrap over game dates; below 0: ours better)"

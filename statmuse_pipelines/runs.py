@@ -197,6 +197,10 @@ def _lines_span(settings: Settings) -> tuple[date, date] | None:
     return (lo, hi) if lo <= hi else None
 
 
+def _kind(settings: Settings) -> str:
+    return "the simulated book" if settings.lines == "synthetic" else "real"
+
+
 def _match_rate(result) -> str:
     mats = result.asset_materializations_for_node("market_lines")
     rate = mats[0].metadata.get("match_rate_on_covered_dates") if mats else None
@@ -220,7 +224,7 @@ def _evaluate(
         first, last = span
         tags = {**range_tags(first.isoformat(), last.isoformat()), "statmuse/cli": "evaluate"}
         _run(defs.resolve_job_def("match_lines_job"), instance, report,
-             f"[{step}/{steps}] market lines {first}..{last} (real", echo,
+             f"[{step}/{steps}] market lines {first}..{last} ({_kind(settings)}", echo,
              detail=_match_rate, tags=tags)  # fmt: skip
         if report.failed:
             return

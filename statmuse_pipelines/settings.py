@@ -11,7 +11,7 @@
 | STATMUSE_LINES      | (by source)      | `synthetic` (the synthetic league's simulated book, the |
 |                     |                  | default there), a file/folder of sportsbook lines, or |
 |                     |                  | `proxy` (the default for files and nba_api)           |
-| STATMUSE_BOOK_ERROR | 0.15             | the simulated book's error, in standard deviations    |
+| STATMUSE_BOOK_ERROR | 0.12             | the simulated book's error, in standard deviations    |
 | STATMUSE_PACE_CHANGE| (none)           | DATE:FACTOR, a synthetic regime change (drift tests)  |
 """
 
@@ -65,7 +65,7 @@ class Settings:
     today: date | None = None
     lines: str | None = None  # None: `synthetic` for the synthetic source, else `proxy`
     pace_change: tuple[date, float] | None = None
-    book_error: float = 0.15
+    book_error: float = 0.12
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
@@ -124,7 +124,7 @@ class Settings:
             today=_date(env, "STATMUSE_TODAY"),
             lines=_lines(env.get("STATMUSE_LINES")),
             pace_change=_pace_change(env.get("STATMUSE_PACE_CHANGE")),
-            book_error=_float(env, "STATMUSE_BOOK_ERROR", 0.15),
+            book_error=_float(env, "STATMUSE_BOOK_ERROR", 0.12),
         )
 
 

@@ -330,7 +330,10 @@ def bankroll_plot(bets: pl.DataFrame, stat: str, version: str, lake: LakeResourc
             if staking == "kelly":
                 ax.set_yscale("log")
             ax.tick_params(axis="x", labelrotation=30, labelsize=7)
-            ax.legend(fontsize=7)
+            if part.height:
+                ax.legend(fontsize=7)
+            else:
+                ax.text(0.5, 0.5, "no bets", ha="center", va="center", transform=ax.transAxes)
     fig.tight_layout()
     path = lake.reports_dir() / stat / f"bankroll_{version}.png"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -68,6 +68,9 @@ STRATEGIES = (
     Strategy("ev_positive", "bet the side with positive expected value", lambda f: _side_by_ev()),
     Strategy("confidence_60", "bet a side with P > 0.60", lambda f: _side_by_confidence(0.60)),
     Strategy("confidence_70", "bet a side with P > 0.70", lambda f: _side_by_confidence(0.70)),
+    # the margin a bettor without an opinion pays: every over, every under
+    Strategy("blanket_over", "bet every over", lambda f: pl.lit("OVER")),
+    Strategy("blanket_under", "bet every under", lambda f: pl.lit("UNDER")),
     Strategy(
         "line_below_season_avg",
         "bet the over when the line is below the player's season-to-date average",

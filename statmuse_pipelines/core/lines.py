@@ -157,10 +157,10 @@ def pregame(quotes: pl.DataFrame, keep: str = "last") -> pl.DataFrame:
         .first()
         .drop("_dist")
     )
-    at = snap.str.to_datetime(strict=False, time_zone="UTC")
-    middle = at.quantile(0.5, interpolation="higher" if keep == "last" else "lower").over(prop)
+    middle = pl.col("_at").quantile(0.5, interpolation="higher" if keep == "last" else "lower")
     return (
-        main.with_columns(_at=at, _middle=middle)
+        main.with_columns(_at=snapshot_times(main["snapshot_time_utc"]))
+        .with_columns(_middle=middle.over(prop))
         .filter(
             pl.col("_at").is_null()
             | pl.col("_middle").is_null()
@@ -168,6 +168,17 @@ def pregame(quotes: pl.DataFrame, keep: str = "last") -> pl.DataFrame:
         )
         .drop("_at", "_middle")
     )
+
+
+def snapshot_times(text: pl.Series) -> pl.Series:
+    """Snapshot times as UTC datetimes: ISO 8601 with a Z as the feeds write them (fast), any
+    other ISO spelling parsed as well; null where there is none or it cannot be read."""
+    fast = text.str.to_datetime("%Y-%m-%dT%H:%M:%SZ", strict=False, time_zone="UTC")
+    missed = fast.is_null() & text.is_not_null()
+    if not missed.any():
+        return fast
+    slow = text.str.to_datetime(strict=False, time_zone="UTC")
+    return pl.select(pl.coalesce(fast, slow)).to_series().alias(text.name)
 
 
 def _team_ids() -> dict[str, int]:
@@ -192,29 +203,36 @@ def match_players(quotes: pl.DataFrame, games: pl.DataFrame) -> pl.DataFrame:
     )
     if unknown:
         raise GameLogError("prop lines", f"unknown team name(s): {', '.join(unknown)}")
-    by_team = {
-        tid: part.sort("game_date")
-        for (tid,), part in games.select("team_id", "player_id", "player_name", "game_date")
+    # per team, its player-games by date, so a game's candidates are two slices
+    by_team: dict[int, tuple[np.ndarray, list[int], list[str]]] = {}
+    for (tid,), part in (
+        games.select("team_id", "player_id", "player_name", "game_date")
+        .sort("game_date", "player_id")
         .partition_by("team_id", as_dict=True)
         .items()
-    }
+    ):
+        by_team[tid] = (
+            part["game_date"].to_numpy().astype("datetime64[D]"),
+            part["player_id"].to_list(),
+            part["player_name"].to_list(),
+        )
     rows = []
     cache: dict[tuple, list[Candidate]] = {}
     for r in events.iter_rows(named=True):
         day, home, away = r["game_date"], ids[r["home_team"]], ids[r["away_team"]]
         key = (day, home, away)
         if key not in cache:
+            today = np.datetime64(day, "D")
             cands: dict[int, Candidate] = {}
             for tid in (home, away):
-                part = by_team.get(tid)
-                if part is None:
+                if tid not in by_team:
                     continue
-                recent = part.filter(
-                    pl.col("game_date").is_between(day - np.timedelta64(CANDIDATE_DAYS, "D"), day)
-                )
-                played = set(recent.filter(pl.col("game_date") == day)["player_id"].to_list())
-                for pid, name in recent.select("player_id", "player_name").unique().iter_rows():
-                    cands[pid] = Candidate(pid, name, pid in played)
+                dates, pids, names = by_team[tid]
+                lo = int(np.searchsorted(dates, today - np.timedelta64(CANDIDATE_DAYS, "D")))
+                hi = int(np.searchsorted(dates, today, side="right"))
+                played = {pids[i] for i in range(lo, hi) if dates[i] == today}
+                for i in range(lo, hi):  # the latest spelling of each player in the window
+                    cands[pids[i]] = Candidate(pids[i], names[i], pids[i] in played)
             cache[key] = sorted(cands.values(), key=lambda c: c.player_id)
         m = match_name(r["player_name"], cache[key])
         played = next((c.played for c in cache[key] if c.player_id == m.player_id), False)
@@ -298,6 +316,7 @@ def consensus(quotes: pl.DataFrame, matches: pl.DataFrame) -> pl.DataFrame:
     )
     best = at.group_by(key).agg(
         pl.col("event_id").first(),
+        pl.col("feed").unique().sort().str.join(",").alias("feed"),
         pl.len().alias("books_at_line"),
         pl.col("over_odds").sort_by("over_dec").last().alias("best_over_odds"),
         pl.col("bookmaker").sort_by("over_dec").last().alias("best_over_book"),

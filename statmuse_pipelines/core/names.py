@@ -33,6 +33,7 @@ FUZZY_THRESHOLD = 0.85
 FUZZY_MARGIN = 0.05
 
 
+@lru_cache(maxsize=65536)
 def normalize(name: str) -> str:
     """'De’Anthony Melton (PHI)' -> 'deanthony melton'; 'Jaren Jackson Jr.' -> 'jaren jackson'."""
     text = unicodedata.normalize("NFKD", name)

@@ -276,6 +276,12 @@ MARKET_LINES = Table(
             "consensus_line", pl.Float64(), "median of the books' lines, snapped to an offered line"
         ),
         Column("event_id", pl.String(), "the lines source's event id"),
+        Column(
+            "feed",
+            pl.String(),
+            "the feed(s) of the quotes at the line (synthetic_book: the synthetic league's "
+            "simulated sportsbook, not a real one)",
+        ),
         Column("books", pl.Int64(), "books quoting the player and market"),
         Column("books_at_line", pl.Int64(), "books quoting the consensus line"),
         Column("median_line", pl.Float64(), "the plain median of the books' lines"),
@@ -293,7 +299,9 @@ MARKET_LINES = Table(
         ),
         Column("overround", pl.Float64(), "sum of implied probabilities (median of books)"),
         Column("last_snapshot_utc", pl.String(), "latest snapshot of the opening quotes used"),
-        Column("line_kind", pl.String(), "real (this table only holds sportsbook lines)"),
+        Column(
+            "line_kind", pl.String(), "real (only books' quotes are stored here; `feed` says whose)"
+        ),
         Column("close_line", pl.Float64(), "consensus line of the books' last pregame quotes"),
         Column("close_market_p_over", pl.Float64(), "de-vigged P(over) at the close's line"),
         Column("close_snapshot_utc", pl.String(), "latest snapshot of the closing quotes used"),
@@ -327,12 +335,15 @@ BACKTEST_RESULTS = Table(
     columns=(
         Column("stat", pl.String(), "stat target"),
         Column("model_version", pl.String(), "model version"),
-        Column("line_kind", pl.String(), "real (sportsbook) or proxy (labelled synthetic lines)"),
+        Column(
+            "line_kind", pl.String(), "real (a book's quotes) or proxy (labelled synthetic lines)"
+        ),
         Column(
             "strategy",
             pl.String(),
             "served (the headline: the rule the slate serves, set in advance); exploratory: "
-            "ev_positive, confidence_60, confidence_70, line_below_season_avg",
+            "ev_positive, confidence_60, confidence_70, blanket_over, blanket_under, "
+            "line_below_season_avg",
         ),
         Column("headline", pl.Boolean(), "the served rule at the reference price"),
         Column(
@@ -453,7 +464,7 @@ WALK_FORWARD_PREDICTIONS = Table(
         Column("player_name", pl.String(), "player name (NBA.com spelling)"),
         Column("stat", pl.String(), "stat target"),
         Column("line", pl.Float64(), "the consensus (real) or proxy line"),
-        Column("line_kind", pl.String(), "real (sportsbook) or proxy (labelled naive book)"),
+        Column("line_kind", pl.String(), "real (a book's quotes) or proxy (labelled naive book)"),
         Column("reference_book", pl.String(), "the book whose price is used"),
         Column("ref_over_odds", pl.Float64(), "reference book's over price (American)"),
         Column("ref_under_odds", pl.Float64(), "reference book's under price (American)"),
@@ -542,7 +553,7 @@ PREDICTIONS = Table(
         Column("model_version", pl.String(), "production model version that predicted"),
         Column("prediction", pl.Float64(), "predicted mean of the stat"),
         Column("line", pl.Float64(), "the line: real consensus line, else a proxy"),
-        Column("line_kind", pl.String(), "real (sportsbook) or proxy (labelled synthetic)"),
+        Column("line_kind", pl.String(), "real (a book's quotes) or proxy (labelled synthetic)"),
         Column("book", pl.String(), "the book whose price is used ('proxy' for proxies)"),
         Column("over_odds", pl.Float64(), "American odds of the over"),
         Column("under_odds", pl.Float64(), "American odds of the under"),

@@ -32,20 +32,22 @@ def test_demo_runs_the_synthetic_league_and_prints_a_summary(home, capsys):
     assert "2025-10-25 ingest" in out and "2025-10-26 predict" in out
     assert "2025-26" in out and "player-games" in out
     assert "predictions for 2025-10-26: 0 rows" in out and "1-800-GAMBLER" in out
-    # too few dates for any split, which the WARN check says
-    # (each predict run stores its day's lines too: proxies here, one passing check each)
-    assert "checks: 147/148 evaluations passed" in out
-    assert "market lines: proxy lines (labelled; nothing to store)" in out
+    # too few dates for any split, which the WARN check says (each predict run matches its
+    # day's lines too, one passing check each)
+    assert "checks: 148/149 evaluations passed" in out
+    # the synthetic league's own book quotes the games up to today
+    assert "market lines 2025-10-21..2025-10-26 (the simulated book" in out
     assert "WARN training_datasets.every_split_has_rows" in out
     assert "player_features:" in out and "training datasets (12 targets" in out
     assert str(home / "warehouse.duckdb") in out
     wh = WarehouseResource(path=str(home / "warehouse.duckdb"))
     n = wh.query("SELECT count(*) AS n, max(game_date) AS last FROM player_game_stats")
     assert n["n"][0] > 500 and n["last"][0] == date(2025, 10, 25)
-    # the runs are in the instance that `statmuse ui` opens: the season, datasets, and predict
-    # (the day's lines, then its slate), ingest and grade for each day of the week, then today
+    # the runs are in the instance that `statmuse ui` opens: the season, datasets, the lines,
+    # and predict (the day's lines, then its slate), ingest and grade for each day of the week,
+    # then today
     with dg.DagsterInstance.from_config(str(home / "dagster_home")) as instance:
-        assert len(instance.get_runs()) == 2 + 7 * 3 + 1
+        assert len(instance.get_runs()) == 3 + 7 * 3 + 1
     assert (home / "dagster_home" / "dagster.yaml").read_text().count("default_limit: 1") == 1
 
     # the week operated since added features, so a rebuild makes new versions; rebuilding again

@@ -50,7 +50,7 @@ FIRST, TODAY = date(2025, 12, 1), date(2025, 12, 15)  # operate Dec 1..14, then 
 @pytest.fixture(scope="module")
 def operated(tmp_path_factory):
     home = tmp_path_factory.mktemp("ops_home")
-    settings = Settings(home=home, source="synthetic", seasons=2, today=TODAY)
+    settings = Settings(home=home, source="synthetic", seasons=2, today=TODAY, lines="proxy")
     # history through Nov 30, written with the core functions (the stages are tested elsewhere)
     league = SyntheticGameLogSource(seasons=2, today=TODAY.isoformat())
     start, end = date(2024, 7, 1), FIRST - timedelta(days=1)

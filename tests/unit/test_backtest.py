@@ -116,8 +116,12 @@ def test_drawdown_sharpe_and_bootstrap_interval():
     assert 0 <= s["max_drawdown"] < 1 and np.isfinite(s["sharpe"])
     results, bets = run_backtest(frame)
     assert results.height == len(STRATEGIES) * 2 * 2
-    # no row reaches 0.70, and no season average is above the line: only two strategies bet
-    assert set(bets["strategy"]) == {"ev_positive", "confidence_60"}
+    # no row reaches 0.70, and no season average is above the line: only two strategies bet,
+    # and the blanket ones, which bet every row
+    assert set(bets["strategy"]) == {"ev_positive", "confidence_60", "blanket_over",
+                                     "blanket_under"}  # fmt: skip
+    blanket = bets.filter(pl.col("strategy").str.starts_with("blanket") & (pl.col("stake") > 0))
+    assert blanket.filter(pl.col("staking") == "flat").height == 2 * 2 * n
 
 
 def test_the_served_rule_bets_what_was_recommended_and_caps_a_day():

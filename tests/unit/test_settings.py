@@ -34,8 +34,29 @@ def test_values_from_the_environment(tmp_path):
         ({"STATMUSE_SEED": "seven"}, "STATMUSE_SEED='seven' is not a whole number"),
         ({"STATMUSE_TODAY": "22/11/2026"}, "STATMUSE_TODAY='22/11/2026' is not a date"),
         ({"STATMUSE_SEASONS": "0"}, "at least 1"),
+        ({"STATMUSE_BOOK_ERROR": "big"}, "STATMUSE_BOOK_ERROR='big' is not a number"),
+        ({"STATMUSE_BOOK_ERROR": "-1"}, "STATMUSE_BOOK_ERROR must be a number from 0"),
+        (
+            {"STATMUSE_SOURCE": "nba_api", "STATMUSE_LINES": "synthetic"},
+            "STATMUSE_LINES=synthetic is the synthetic league's book",
+        ),
     ],
 )
 def test_bad_values_name_the_variable(env, message):
     with pytest.raises(SettingsError, match=message):
         Settings.from_env(env)
+
+
+def test_lines_default_to_the_sources_own(tmp_path):
+    from statmuse_pipelines.core.synthetic import BookSettings
+
+    synthetic = Settings.from_env({"STATMUSE_HOME": str(tmp_path)})
+    assert synthetic.lines == "synthetic" and Settings(home=tmp_path).lines == "synthetic"
+    # one default for the book's error, wherever it is read
+    assert synthetic.book_error == Settings(home=tmp_path).book_error == BookSettings().error
+    live = Settings.from_env({"STATMUSE_HOME": str(tmp_path), "STATMUSE_SOURCE": "nba_api"})
+    assert live.lines == "proxy"
+    proxy = Settings.from_env({"STATMUSE_HOME": str(tmp_path), "STATMUSE_LINES": "PROXY"})
+    assert proxy.lines == "proxy"
+    sloppy = Settings.from_env({"STATMUSE_HOME": str(tmp_path), "STATMUSE_BOOK_ERROR": "0.6"})
+    assert sloppy.book_error == 0.6

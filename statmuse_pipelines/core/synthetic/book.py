@@ -66,7 +66,7 @@ TIPS = ((time(19, 0), 0.5), (time(19, 30), 0.25), (time(20, 0), 0.1), (time(22, 
 
 @dataclass(frozen=True)
 class BookSettings:
-    error: float = 0.15  # the market's opening error, in standard deviations of the player's night
+    error: float = 0.12  # the market's opening error, in standard deviations of the player's night
     close_error: float = 0.5  # the share of the opening error left at the close
     reps: int = 200  # playings of each game behind the book's distributions
     listed: int = 6  # players of each team's healthy rotation the books list
