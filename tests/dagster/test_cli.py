@@ -43,6 +43,9 @@ def test_demo_runs_the_synthetic_league_and_prints_a_summary(home, capsys):
     wh = WarehouseResource(path=str(home / "warehouse.duckdb"))
     n = wh.query("SELECT count(*) AS n, max(game_date) AS last FROM player_game_stats")
     assert n["n"][0] > 500 and n["last"][0] == date(2025, 10, 25)
+    # the days operated stored their lines, which say they are the simulated book's
+    feeds = wh.query("SELECT feed, count(*) AS n FROM market_lines GROUP BY feed")
+    assert feeds["feed"].to_list() == ["synthetic_book"] and feeds["n"][0] > 1000
     # the runs are in the instance that `statmuse ui` opens: the season, datasets, the lines,
     # and predict (the day's lines, then its slate), ingest and grade for each day of the week,
     # then today
