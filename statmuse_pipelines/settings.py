@@ -154,23 +154,21 @@ def _lines(raw: str | None) -> str | None:
 
 
 def _float(env: dict[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise SettingsError(f"{name}={raw!r} is not a number") from exc
+    return _number(env, name, default, float, "a number")
 
 
 def _int(env: dict[str, str], name: str, default: int) -> int:
+    return _number(env, name, default, int, "a whole number")
+
+
+def _number(env: dict[str, str], name: str, default, kind: type, what: str):
     raw = env.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
+        return kind(raw)
     except ValueError as exc:
-        raise SettingsError(f"{name}={raw!r} is not a whole number") from exc
+        raise SettingsError(f"{name}={raw!r} is not {what}") from exc
 
 
 def _date(env: dict[str, str], name: str) -> date | None:

@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 
 from statmuse_pipelines.cli import main
+from statmuse_pipelines.core.backtest import STRATEGIES
 from statmuse_pipelines.core.datasets import build_dataset
 from statmuse_pipelines.core.features import build_features
 from statmuse_pipelines.core.normalize import normalize_player_logs, normalize_team_logs
@@ -32,7 +33,9 @@ SMALL = {
 @pytest.fixture(scope="module")
 def evaluated(tmp_path_factory):
     home = tmp_path_factory.mktemp("eval_home")
-    settings = Settings(home=home, source="synthetic", seasons=2, today=date(2025, 12, 15))
+    settings = Settings(
+        home=home, source="synthetic", seasons=2, today=date(2025, 12, 15), lines="proxy"
+    )
     league = SyntheticGameLogSource(seasons=2, today="2025-12-15")
     start, end = date(2024, 7, 1), date(2025, 12, 14)
     games = normalize_player_logs(league.fetch("player", start, end))
@@ -95,7 +98,7 @@ def test_backtests_are_written_and_labelled_proxy(evaluated):
     settings, _, _, _ds, result = evaluated
     wh = WarehouseResource(path=str(settings.warehouse_path))
     res = wh.query("SELECT * FROM backtest_results WHERE stat = 'PTS'")
-    assert res.height == 5 * 2 * 2 and set(res["line_kind"]) == {"proxy"}
+    assert res.height == len(STRATEGIES) * 2 * 2 and set(res["line_kind"]) == {"proxy"}
     headline = res.filter(pl.col("headline"))
     assert set(headline["strategy"]) == {"served"} and set(headline["price_rule"]) == {"reference"}
     assert headline["bets"].sum() == 0  # the served rule never bets a proxy line
