@@ -143,6 +143,12 @@ def test_today_has_a_morning_line_and_no_close_and_the_future_has_none():
     earlier = quotes.filter(pl.col("game_date") == date(2025, 10, 22))
     later = SyntheticLeague(7, (2025,), today=date(2025, 11, 30))
     assert later.prop_lines(date(2025, 10, 22), date(2025, 10, 22)).equals(earlier)
+    # nor on the range asked for: a day's run plays that day's games only
+    assert (
+        later.prop_lines(date(2025, 10, 1), date(2025, 10, 30))
+        .filter(pl.col("game_date") == date(2025, 10, 22))
+        .equals(earlier)
+    )
 
 
 def test_book_zero_error_prices_the_true_distribution():

@@ -87,10 +87,11 @@ class SyntheticLeague:
         """The simulated sportsbook's quotes (core.synthetic.book) for games from start to end:
         both snapshots for games before today, the morning one for today's, none later."""
         frames = [
-            season_quotes(self.seed, s, book or BookSettings(), self.today, self.pace_change)
+            season_quotes(
+                self.seed, s, book or BookSettings(), self.today, self.pace_change, start, end
+            )
             for s in self._seasons_between(start, end)
         ]
-        frames = [f.filter(pl.col("game_date").is_between(start, end)) for f in frames]
         return pl.concat(frames) if frames else pl.DataFrame(schema=LINE_COLUMNS)
 
     def line_dates(self) -> tuple[date, date] | None:

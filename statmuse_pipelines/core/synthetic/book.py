@@ -98,13 +98,9 @@ def book_spelling(name: str, team: int, book: str) -> str:
 
 def tip_off(game_id: str, day: date) -> datetime:
     """The game's scheduled tip-off in UTC (a New York evening time, fixed per game)."""
-    u, acc = _unit("tip", game_id), 0.0
-    at = TIPS[-1][0]
-    for at, share in TIPS:  # noqa: B007 (the loop stops at the chosen time)
-        acc += share
-        if u < acc:
-            break
-    return datetime.combine(day, at, NY).astimezone(ZoneInfo("UTC"))
+    cumulative = np.cumsum([share for _, share in TIPS])
+    i = min(int(np.searchsorted(cumulative, _unit("tip", game_id), side="right")), len(TIPS) - 1)
+    return datetime.combine(day, TIPS[i][0], NY).astimezone(ZoneInfo("UTC"))
 
 
 def _over_probability(cdf: np.ndarray, lines: np.ndarray) -> np.ndarray:
@@ -134,15 +130,17 @@ class _Draws:
 
 def _draw(
     seed: int, season: int, settings: BookSettings, today: date | None,
-    pace_change: tuple[date, float] | None,
+    pace_change: tuple[date, float] | None, start: date, end: date,
 ) -> _Draws:  # fmt: skip
     box = simulate_season(seed, season, pace_change)
     keys = ("game_date", "game_id", "tip", "team", "opp", "home", "player_id", "close")
     draws = _Draws({k: [] for k in keys}, *({m: [] for m in TARGETS} for _ in range(4)))
     n_books = len(BOOK_MARGINS)
     for index, plan in enumerate(box.plans):
-        if today is not None and plan.day > today:
+        if (today is not None and plan.day > today) or plan.day > end:
             break
+        if plan.day < start:
+            continue
         boxes = play_game(np.random.default_rng([seed, season, 40, index]), plan, settings.reps)
         errors = np.random.default_rng([seed, season, 41, index])
         tip = tip_off(plan.game_id, plan.day)
@@ -226,10 +224,15 @@ def season_quotes(
     settings: BookSettings = BookSettings(),
     today: date | None = None,
     pace_change: tuple[date, float] | None = None,
+    start: date = date.min,
+    end: date = date.max,
 ) -> pl.DataFrame:
-    """The book's quotes for every game of `season` before `today` (`today`'s games with their
-    morning snapshot only: the close has not happened yet), in LINE_COLUMNS order."""
-    draws = _draw(seed, season, settings, today, pace_change)
+    """The book's quotes for the games of `season` from start to end and before `today`
+    (`today`'s games with their morning snapshot only: the close has not happened yet), in
+    LINE_COLUMNS order. Every game's draws are its own (seeded by its place in the schedule),
+    so a game's quotes are the same whatever range is asked for: a day's run plays its games
+    only."""
+    draws = _draw(seed, season, settings, today, pace_change, start, end)
     if not draws.rows["player_id"]:
         return pl.DataFrame(schema=LINE_COLUMNS)
     league = season_league(seed, season)
