@@ -125,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
             f"of {trained.seconds['eligible']} eligible players)",
             flush=True,
         )
+        chosen = {"pooled": trained.pooled_params, **trained.player_params}
+        print("           chosen: " + "; ".join(
+            f"{k} " + ", ".join(f"{n}={_short(v)}" for n, v in p.items())
+            for k, p in chosen.items()), flush=True)  # fmt: skip
         total_s += seconds
         total_models += fitted
         if args.retrain:
@@ -150,6 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.retrain:
         print(f"retrains reusing the tuning: {retrain_total:.1f}s in all")
     return 0
+
+
+def _short(value) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
 def _previous(stat: str, summary: dict) -> str:

@@ -4,6 +4,7 @@ import time
 
 import dagster as dg
 import polars as pl
+from pydantic import Field
 
 from statmuse_pipelines.assets._common import md_table
 from statmuse_pipelines.assets.datasets import target_partitions, training_datasets
@@ -30,24 +31,50 @@ from statmuse_pipelines.resources.models import (
 )
 from statmuse_pipelines.resources.warehouse import WarehouseResource
 
+_DEFAULT = TrainingSettings()  # the launchpad's defaults are the training defaults, stated once
+
 
 class TrainingConfig(dg.Config):
     """How to train (the launchpad shows these; the demo passes small values)."""
 
-    min_games: int = 50
-    max_players: int = 0
-    pooled_trials: int = 8
-    player_trials: int = 4
-    tuning_players: int = 16
-    stacking_folds: int = 3
-    promotion_tolerance: float = 0.02
-    champion_z: float = 2.0
-    seed: int = 7
-    # reuse the production version's tuned settings when younger than this (0: always tune)
-    retune_days: int = 28
+    min_games: int = Field(
+        _DEFAULT.min_games, description="training rows a player needs for own models"
+    )
+    max_players: int = Field(
+        _DEFAULT.max_players, description="at most this many per-player model sets (0 = all)"
+    )
+    pooled_trials: int = Field(
+        _DEFAULT.pooled_trials, description="Optuna trials for the pooled model (0 = defaults)"
+    )
+    player_trials: int = Field(
+        _DEFAULT.player_trials,
+        description="Optuna trials for the per-player settings (0 = defaults)",
+    )
+    tuning_players: int = Field(
+        _DEFAULT.tuning_players, description="players sampled to score a per-player trial"
+    )
+    tuning_rows: int = Field(
+        _DEFAULT.tuning_rows, description="training rows a pooled trial is fit on (0 = all)"
+    )
+    stacking_folds: int = Field(
+        _DEFAULT.stacking_folds, description="folds of the per-player stack"
+    )
+    promotion_tolerance: float = Field(
+        _DEFAULT.promotion_tolerance,
+        description="how much worse than production (test MAE, share) a candidate may be",
+    )
+    champion_z: float = Field(
+        _DEFAULT.champion_z,
+        description="standard errors an own model must beat the pooled one by (0 = plain min)",
+    )
+    seed: int = Field(_DEFAULT.seed, description="seed of every random choice")
+    retune_days: int = Field(
+        _DEFAULT.retune_days,
+        description="reuse production's tuned settings while younger than this (0 = always tune)",
+    )
 
     def settings(self) -> TrainingSettings:
-        return TrainingSettings(**self.model_dump(), n_jobs=2)
+        return TrainingSettings(**self.model_dump(), n_jobs=_DEFAULT.n_jobs)
 
 
 def _summary_frame(manifest: dict, split: str) -> pl.DataFrame:

@@ -71,10 +71,20 @@ DEFAULT_POOLED_PARAMS: dict[str, Any] = {
     "min_child_weight": 5.0,
 }
 POOLED_MAX_ROUNDS = 1500
+# histogram bins of a player's own XGBoost: his few hundred rows fill 32 bins per feature, and
+# on so few rows a boosting round costs ~0.4 ms at XGBoost's default 256 bins, ~0.2 ms at 32
+PLAYER_MAX_BIN = 32
 DEFAULT_PLAYER_PARAMS: dict[str, dict[str, Any]] = {
-    # 60 trees, sized for a player's few hundred rows (120 cost twice as much); the champion
-    # set's MAE with them is what benchmarks/training.py prints
-    "rf": {"n_estimators": 60, "max_depth": 8, "min_samples_split": 10, "min_samples_leaf": 4},
+    # 60 trees, sized for a player's few hundred rows (120 cost twice as much), each split
+    # choosing among half the features (a random forest's decorrelation, and 30% cheaper than
+    # all of them); the champion set's MAE with them is what benchmarks/training.py prints
+    "rf": {
+        "n_estimators": 60,
+        "max_depth": 8,
+        "min_samples_split": 10,
+        "min_samples_leaf": 4,
+        "max_features": 0.5,
+    },
     "xgb": {
         "n_estimators": 300,
         "max_depth": 3,
@@ -93,6 +103,9 @@ class TrainingSettings:
     pooled_trials: int = 8  # Optuna trials for the pooled model (0 = fixed defaults)
     player_trials: int = 4  # Optuna trials for the shared per-player settings (0 = defaults)
     tuning_players: int = 16  # players sampled to score a per-player trial
+    # training rows a pooled trial is fit on (an even sample; 0 = all): the trials compare
+    # settings, the winner is then fit on every training row
+    tuning_rows: int = 50_000
     stacking_folds: int = 3
     promotion_tolerance: float = 0.02  # how much worse than production a candidate may be
     champion_z: float = 2.0  # standard errors an own model must beat pooled by (0 = plain min)
@@ -116,7 +129,7 @@ class Tuning:
     player_params: dict[str, dict[str, Any]]
 
 
-TUNING_KEYS = ("pooled_trials", "player_trials", "tuning_players", "seed")
+TUNING_KEYS = ("pooled_trials", "player_trials", "tuning_players", "tuning_rows", "seed")
 
 
 def reusable_tuning(
@@ -262,19 +275,31 @@ def fit_pooled(
     return model
 
 
+def tuning_sample(n: int, rows: int, seed: int) -> np.ndarray | None:
+    """The training rows a pooled trial is fit on: `rows` of `n`, drawn without replacement by
+    `seed` and kept in order; None when that is all of them (or `rows` is 0)."""
+    if rows <= 0 or n <= rows:
+        return None
+    return np.sort(np.random.default_rng(seed).choice(n, rows, replace=False))
+
+
 def tune_pooled(
     X: np.ndarray, y: np.ndarray, Xv: np.ndarray, yv: np.ndarray, settings: TrainingSettings
 ) -> tuple[dict[str, Any], list[dict], xgb.XGBRegressor | None]:
     """Best pooled parameters by validation MAE (the defaults when trials = 0), the trials, and
-    the best trial's fitted model (None without trials): the same parameters and seed give the
-    same model, so it is kept rather than fit again."""
+    the best trial's fitted model when the trials were fit on every training row (the same
+    parameters and seed give the same model, so it is kept rather than fit again; None without
+    trials, or when they were fit on the `tuning_rows` sample and the winner still needs its
+    fit on all rows)."""
     if settings.pooled_trials <= 0:
         return dict(DEFAULT_POOLED_PARAMS), [], None
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     fitted: dict[int, xgb.XGBRegressor] = {}
-    data = PooledData(X, y, Xv, yv, settings.n_jobs)  # once, not once per trial
+    sample = tuning_sample(len(y), settings.tuning_rows, settings.seed)
+    Xs, ys = (X, y) if sample is None else (X[sample], y[sample])
+    data = PooledData(Xs, ys, Xv, yv, settings.n_jobs)  # once, not once per trial
 
     def objective(trial: optuna.Trial) -> float:
         params = {
@@ -285,12 +310,12 @@ def tune_pooled(
             "min_child_weight": trial.suggest_float("min_child_weight", 1.0, 20.0, log=True),
         }
         prune = _PruneCallback(trial)
-        model = fit_pooled(X, y, Xv, yv, params, settings.seed, settings.n_jobs, [prune], data)
+        model = fit_pooled(Xs, ys, Xv, yv, params, settings.seed, settings.n_jobs, [prune], data)
         if prune.pruned:
             raise optuna.TrialPruned()
         mae = float(np.mean(np.abs(model.predict(Xv) - yv)))
         best = min((t.value for t in study.trials if t.value is not None), default=math.inf)
-        if mae < best:  # only the best so far is kept
+        if sample is None and mae < best:  # only the best so far is kept
             fitted.clear()
             fitted[trial.number] = model
         return mae
@@ -324,7 +349,9 @@ def _members(params: dict[str, dict[str, Any]], seed: int, xgb_rounds: int | Non
         RandomForestRegressor(
             **rf_params, oob_score=_use_oob(rf_params), random_state=seed, n_jobs=1
         ),
-        xgb.XGBRegressor(**xgb_params, random_state=seed, n_jobs=1, tree_method="hist"),
+        xgb.XGBRegressor(
+            **xgb_params, random_state=seed, n_jobs=1, tree_method="hist", max_bin=PLAYER_MAX_BIN
+        ),
         Pipeline(
             [
                 ("scale", StandardScaler()),
@@ -465,31 +492,45 @@ def refit_player_kind(
     return _stack([rf, xg, en], params, seed, xgb_rounds, X, y, folds)
 
 
+def _vote_mae(params: dict[str, dict[str, Any]], seed: int, X, y, Xv, yv) -> float:
+    """One sampled player's validation MAE of the vote under a per-player trial's settings."""
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    rf, xg, en = _members(params, seed)
+    for m in (rf, xg, en):
+        m.fit(X, y)
+    vote = WeightedVote([rf, xg, en], VOTE_WEIGHTS)
+    return float(np.mean(np.abs(vote.predict(Xv) - yv)))
+
+
 def tune_player_params(
     groups: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
     settings: TrainingSettings,
 ) -> tuple[dict[str, dict[str, Any]], list[dict]]:
     """Shared per-player settings: the ones whose vote has the lowest mean validation MAE over a
-    sample of players (one study per stat, not one per player)."""
+    sample of players (one study per stat, not one per player). The ranges are sized for a
+    player's few hundred rows (shallow boosting, forests of 30-80 trees). A trial scores its
+    players `n_jobs` at a time on both cores and reports after each of them, in order, so the
+    pruner decides exactly as it would one player at a time."""
     if settings.player_trials <= 0 or not groups:
         return {k: dict(v) for k, v in DEFAULT_PLAYER_PARAMS.items()}, []
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    step_size = max(1, settings.n_jobs)
 
     def objective(trial: optuna.Trial) -> float:
         params = {
             "rf": {
-                "n_estimators": trial.suggest_int("rf_n_estimators", 40, 120),
-                "max_depth": trial.suggest_int("rf_max_depth", 5, 15),
+                "n_estimators": trial.suggest_int("rf_n_estimators", 30, 80),
+                "max_depth": trial.suggest_int("rf_max_depth", 4, 12),
                 "min_samples_split": trial.suggest_int("rf_min_samples_split", 5, 20),
                 "min_samples_leaf": trial.suggest_int("rf_min_samples_leaf", 2, 10),
+                "max_features": DEFAULT_PLAYER_PARAMS["rf"]["max_features"],
             },
             "xgb": {
-                "n_estimators": trial.suggest_int("xgb_n_estimators", 50, 500),
-                "max_depth": trial.suggest_int("xgb_max_depth", 3, 12),
-                "learning_rate": trial.suggest_float("xgb_learning_rate", 0.01, 0.3, log=True),
+                "n_estimators": trial.suggest_int("xgb_n_estimators", 50, 300),
+                "max_depth": trial.suggest_int("xgb_max_depth", 2, 6),
+                "learning_rate": trial.suggest_float("xgb_learning_rate", 0.02, 0.3, log=True),
                 "subsample": trial.suggest_float("xgb_subsample", 0.6, 1.0),
                 "colsample_bytree": trial.suggest_float("xgb_colsample_bytree", 0.5, 1.0),
             },
@@ -498,16 +539,14 @@ def tune_player_params(
                 "l1_ratio": trial.suggest_float("en_l1_ratio", 0.1, 0.9),
             },
         }
-        maes = []
-        for step, (X, y, Xv, yv) in enumerate(groups):
-            rf, xg, en = _members(params, settings.seed)
-            for m in (rf, xg, en):
-                m.fit(X, y)
-            vote = WeightedVote([rf, xg, en], VOTE_WEIGHTS)
-            maes.append(float(np.mean(np.abs(vote.predict(Xv) - yv))))
-            trial.report(float(np.mean(maes)), step=step)
-            if trial.should_prune():
-                raise optuna.TrialPruned()
+        maes: list[float] = []
+        for first in range(0, len(groups), step_size):
+            chunk = groups[first : first + step_size]
+            maes += parallel(delayed(_vote_mae)(params, settings.seed, *g) for g in chunk)
+            for step in range(first, first + len(chunk)):
+                trial.report(float(np.mean(maes[: step + 1])), step=step)
+                if trial.should_prune():
+                    raise optuna.TrialPruned()
         return float(np.mean(maes))
 
     study = optuna.create_study(
@@ -517,15 +556,19 @@ def tune_player_params(
     )
     study.enqueue_trial(
         {
-            **{f"rf_{k}": v for k, v in DEFAULT_PLAYER_PARAMS["rf"].items()},
+            **{f"rf_{k}": v for k, v in DEFAULT_PLAYER_PARAMS["rf"].items() if k != "max_features"},
             **{f"xgb_{k}": v for k, v in DEFAULT_PLAYER_PARAMS["xgb"].items()},
             **{f"en_{k}": v for k, v in DEFAULT_PLAYER_PARAMS["elasticnet"].items()},
         }
     )
-    study.optimize(objective, n_trials=settings.player_trials)
+    with Parallel(n_jobs=step_size) as parallel:  # the same workers for every trial
+        study.optimize(objective, n_trials=settings.player_trials)
     best = study.best_params
     params = {
-        "rf": {k[3:]: v for k, v in best.items() if k.startswith("rf_")},
+        "rf": {
+            **{k[3:]: v for k, v in best.items() if k.startswith("rf_")},
+            "max_features": DEFAULT_PLAYER_PARAMS["rf"]["max_features"],  # fixed, not tuned
+        },
         "xgb": {k[4:]: v for k, v in best.items() if k.startswith("xgb_")},
         "elasticnet": {k[3:]: v for k, v in best.items() if k.startswith("en_")},
     }

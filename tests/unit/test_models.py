@@ -12,7 +12,7 @@ from sklearn.linear_model import LinearRegression
 
 from statmuse_pipelines.core.datasets import build_dataset
 from statmuse_pipelines.core.ensembles import Stacked, WeightedVote, stack
-from statmuse_pipelines.core.features import build_features
+from statmuse_pipelines.core.features import KEYS, build_features
 from statmuse_pipelines.core.models import (
     BASELINES,
     DEFAULT_PLAYER_PARAMS,
@@ -29,7 +29,9 @@ from statmuse_pipelines.core.models import (
     model_version,
     reusable_tuning,
     train_stat,
+    tune_player_params,
     tune_pooled,
+    tuning_sample,
 )
 from statmuse_pipelines.core.normalize import normalize_player_logs, normalize_team_logs
 from statmuse_pipelines.core.registry import (
@@ -252,6 +254,61 @@ def test_tuning_uses_validation_and_prunes(splits):
     assert tune_pooled(X, y, Xv, yv, TrainingSettings(pooled_trials=0))[0] == DEFAULT_POOLED_PARAMS
 
 
+def test_pooled_trials_on_a_sample_of_rows_then_the_winner_on_all(splits):
+    frames, _ = splits
+    cols = [c for c in frames["train"].columns if c.startswith(("target_", "minutes_"))]
+    # narrow frames: what train_stat needs (keys, target, baselines, player features) and a few
+    keep = list(dict.fromkeys([*KEYS, "target", *BASELINES.values(),
+                               *PLAYER_FEATURES, *cols]))  # fmt: skip
+    frames = {k: v.select([c for c in keep if c in v.columns]) for k, v in frames.items()}
+    X, y = frames["train"].select(cols).to_numpy(), frames["train"]["target"].to_numpy()
+    Xv, yv = frames["val"].select(cols).to_numpy(), frames["val"]["target"].to_numpy()
+    rows = len(y) // 3
+    sample = tuning_sample(len(y), rows, 7)
+    assert len(sample) == rows and len(set(sample)) == rows
+    assert np.all(np.diff(sample) > 0)  # in order
+    np.testing.assert_array_equal(sample, tuning_sample(len(y), rows, 7))  # seeded
+    assert tuning_sample(len(y), len(y), 7) is None and tuning_sample(len(y), 0, 7) is None
+
+    settings = TrainingSettings(pooled_trials=2, tuning_rows=rows, n_jobs=2)
+    params, trials, kept = tune_pooled(X, y, Xv, yv, settings)
+    assert kept is None  # fit on a sample: the winner still needs its fit on every row
+    # the trials are fits on the sample: the defaults' trial scores what a fit on it scores
+    on_sample = fit_pooled(X[sample], y[sample], Xv, yv, DEFAULT_POOLED_PARAMS, 7, 2)
+    assert trials[0]["value"] == pytest.approx(np.mean(np.abs(on_sample.predict(Xv) - yv)))
+    assert (
+        params
+        == min((t for t in trials if t["state"] == "COMPLETE"), key=lambda t: t["value"])["params"]
+    )
+    # and train_stat fits the winner on all training rows
+    small = dataclasses.replace(SMALL, pooled_trials=2, tuning_rows=rows, max_players=1)
+    trained = train_stat("PTS", frames, "t", small)
+    Xa = frames["train"].select(trained.features).to_numpy()
+    Xva = frames["val"].select(trained.features).to_numpy()
+    full = fit_pooled(Xa, y, Xva, yv, trained.pooled_params, 7, 2)
+    assert trained.pooled.best_iteration == full.best_iteration
+    np.testing.assert_array_equal(trained.pooled.predict(Xva), full.predict(Xva))
+
+
+def test_per_player_tuning_on_both_cores_decides_as_one_at_a_time(splits):
+    frames, _ = splits
+    train, val = frames["train"], frames["val"]
+    P = list(PLAYER_FEATURES)
+    players = train.group_by("player_id").len().sort("len", descending=True)["player_id"][:4]
+    groups = []
+    for p in players:
+        a, b = train.filter(pl.col("player_id") == p), val.filter(pl.col("player_id") == p)
+        groups.append((a.select(P).to_numpy(), a["target"].to_numpy(),
+                       b.select(P).to_numpy(), b["target"].to_numpy()))  # fmt: skip
+    one = tune_player_params(groups, TrainingSettings(player_trials=3, n_jobs=1))
+    two = tune_player_params(groups, TrainingSettings(player_trials=3, n_jobs=2))
+    assert one == two
+    params, trials = two
+    assert len(trials) == 3 and trials[0]["state"] == "COMPLETE"
+    assert params["rf"]["max_features"] == DEFAULT_PLAYER_PARAMS["rf"]["max_features"]
+    assert 2 <= params["xgb"]["max_depth"] <= 6 and 30 <= params["rf"]["n_estimators"] <= 80
+
+
 def test_the_pooled_fit_on_quantized_rows_is_xgboosts_own_fit(splits):
     frames, _ = splits
     cols = [c for c in frames["train"].columns if c.startswith(("target_", "minutes_"))]
@@ -349,6 +406,8 @@ def test_tuned_settings_are_reused_only_while_they_still_apply():
     assert reusable_tuning(manifest, ["a", "b"], settings, "2026-11-29T00:00:00+00:00") is None
     fewer = dataclasses.replace(settings, pooled_trials=4)
     assert reusable_tuning(manifest, ["a", "b"], fewer, now) is None  # other trials
+    other_sample = dataclasses.replace(settings, tuning_rows=10_000)
+    assert reusable_tuning(manifest, ["a", "b"], other_sample, now) is None  # other tuning rows
     always = dataclasses.replace(settings, retune_days=0)
     assert reusable_tuning(manifest, ["a", "b"], always, now) is None
     # the version says whose tuning it reused
