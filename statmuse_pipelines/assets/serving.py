@@ -69,8 +69,9 @@ def predict_day(
     day_lines = read_market_lines(lake, [day])
     store = registry.store
     out, skipped = [], {}
+    production = registry.production_versions()
     for stat in TARGETS:
-        version = registry.production_version(stat)
+        version = production.get(stat)
         if version is None:
             skipped[stat] = "no production model"
             continue

@@ -103,8 +103,8 @@ class TrainingSettings:
     pooled_trials: int = 8  # Optuna trials for the pooled model (0 = fixed defaults)
     player_trials: int = 4  # Optuna trials for the shared per-player settings (0 = defaults)
     tuning_players: int = 16  # players sampled to score a per-player trial
-    # training rows a pooled trial is fit on (an even sample; 0 = all): the trials compare
-    # settings, the winner is then fit on every training row
+    # training rows a pooled trial is fit on (a seeded random sample, in order; 0 = all): the
+    # trials compare settings, the winner is then fit on every training row
     tuning_rows: int = 50_000
     stacking_folds: int = 3
     promotion_tolerance: float = 0.02  # how much worse than production a candidate may be

@@ -230,13 +230,17 @@ class ModelRegistry:
         return found["stage"][0] if found.height else None
 
     def production_version(self, stat: str) -> str | None:
+        return self.production_versions().get(stat)
+
+    def production_versions(self) -> dict[str, str]:
+        """Each stat's production version, in one query (serving asks for all twelve)."""
         if not self._has_tables():
-            return None
+            return {}
         found = self.warehouse.query(
-            "SELECT DISTINCT version FROM model_registry WHERE stat = ? AND stage = 'production'",
-            [stat],
+            "SELECT stat, any_value(version) AS version FROM model_registry "
+            "WHERE stage = 'production' GROUP BY stat"
         )
-        return found["version"][0] if found.height else None
+        return dict(zip(found["stat"].to_list(), found["version"].to_list(), strict=True))
 
     def versions(self, stat: str | None = None) -> pl.DataFrame:
         """One row per (stat, version): stage, dataset, when, test MAE of the champion set and
