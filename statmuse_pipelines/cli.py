@@ -81,6 +81,8 @@ def summarize(settings: Settings, report: RunReport, echo=print) -> None:
         from statmuse_pipelines.resources.factory import lines_resource
 
         report_table(warehouse, echo, lines=lines_resource(settings).describe())
+    else:
+        quote_summary(warehouse, echo)
     for stat, reason in report.kept_candidates.items():
         echo(f"  not promoted: {stat}: {reason}")
     if report.skipped:
@@ -438,11 +440,44 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def quote_summary(warehouse, echo=print) -> None:
+    """What became of the lines source's quotes (`line_quotes`), per feed: kept and rejected,
+    counted by reason."""
+    from statmuse_pipelines.core.lines import QUOTE_REASONS
+
+    if not warehouse.table_exists("line_quotes"):
+        return
+    counts = warehouse.query(
+        "SELECT feed, reason, sum(quotes)::BIGINT AS n, sum(snapshot_assumed)::BIGINT AS snap, "
+        "sum(event_assumed)::BIGINT AS event, min(game_date) AS first, max(game_date) AS last "
+        "FROM line_quotes GROUP BY ALL ORDER BY feed"
+    )
+    if counts.height == 0:
+        return
+    order = {r: i for i, r in enumerate(QUOTE_REASONS)}
+    total = int(counts["n"].sum())
+    kept = sum(n for r, n in zip(counts["reason"], counts["n"], strict=True)
+               if QUOTE_REASONS.get(r, ("",))[0] == "kept")  # fmt: skip
+    echo(f"quotes from the lines source (line_quotes): {total:,} read, {kept:,} kept, "
+         f"{total - kept:,} rejected")  # fmt: skip
+    for (feed,), part in counts.partition_by("feed", as_dict=True, maintain_order=True).items():
+        rows = sorted(part.iter_rows(named=True), key=lambda r: order.get(r["reason"], 99))
+        by = ", ".join(f"{r['reason']} {r['n']:,}" for r in rows)
+        echo(f"  {feed} ({part['first'].min()}..{part['last'].max()}, "
+             f"{int(part['n'].sum()):,}): {by}")  # fmt: skip
+        snap, event = int(part["snap"].sum()), int(part["event"].sum())
+        if snap or event:
+            echo(f"    assumed: {snap:,} snapshot times (the morning of the game), "
+                 f"{event:,} event ids (by date and teams)")  # fmt: skip
+
+
 def report_table(warehouse, echo=print, lines: str | None = None) -> None:
     """Per stat and line kind, the production version's walk-forward rows: ours vs the market,
-    and the served rule's bets (`lines`: where the lines came from, when known)."""
+    and the served rule's bets (`lines`: where the lines came from, when known); what became of
+    the quotes; how much of each stat's period real lines priced, in words."""
     import polars as pl
 
+    quote_summary(warehouse, echo)
     table = warehouse.query(REPORT_SQL)
     if table.height == 0:
         echo("no walk-forward evaluation of a production model yet")
@@ -473,6 +508,7 @@ def report_table(warehouse, echo=print, lines: str | None = None) -> None:
             f"{r['raw_brier']:>9.4f}{r['ours_mae']:>7.2f}{r['line_mae']:>6.2f}"
             f"  {r['model_version']}"
         )
+    _coverage_words(table, echo)
     real = table.filter(pl.col("line_kind") == "real")
     if real.height == 0:
         echo("the served rule (the headline) bets real sportsbook lines only: none here, no bets")
@@ -495,6 +531,29 @@ def report_table(warehouse, echo=print, lines: str | None = None) -> None:
         )
     echo("CLV: bets whose prop was quoted again later (bets use the opening quote); move = mean")
     echo("points the consensus line moved toward our side by the close; beat = share that beat it")
+
+
+def _coverage_words(table, echo) -> None:
+    """Per stat, the share of its period real lines priced (stored with the comparison)."""
+    from statmuse_pipelines.core.probabilities import MIN_REAL_LINE_SHARE
+
+    said = set()
+    for r in table.iter_rows(named=True):
+        if r["stat"] in said or r.get("rows_on_quoted_dates") is None:
+            continue
+        said.add(r["stat"])
+        rows, real = r["rows_on_quoted_dates"], r["real_rows_on_quoted_dates"]
+        if rows == 0:
+            echo(f"  {r['stat']}: the lines source quotes {r['stat']} on none of its period's "
+                 "dates: every row above is priced by labelled proxy lines")  # fmt: skip
+            continue
+        low = "  LOW: the feed mostly failed" if real / rows < MIN_REAL_LINE_SHARE else ""
+        echo(f"  {r['stat']}: real lines on {real:,} of {rows:,} player-games ({real / rows:.1%}) "
+             f"on the {r['quoted_dates']} dates the source quotes it; the rest of the period is "
+             f"priced by labelled proxies{low}")  # fmt: skip
+        if r.get("non_finite_rows"):
+            echo(f"    {r['non_finite_rows']:,} rows left out of every figure: a missing or "
+                 "non-finite probability, line or price")  # fmt: skip
 
 
 def _clv(r: dict) -> str:

@@ -203,8 +203,11 @@ def _kind(settings: Settings) -> str:
 
 def _match_rate(result) -> str:
     mats = result.asset_materializations_for_node("market_lines")
-    rate = mats[0].metadata.get("match_rate_on_covered_dates") if mats else None
-    return f", {rate.value:.1%} of spellings matched)" if rate is not None else ")"
+    meta = mats[0].metadata if mats else {}
+    keys = ("match_rate_on_covered_dates", "quotes_kept", "quotes")
+    rate, kept, read = (meta.get(k) for k in keys)
+    quotes = f", {kept.value:,} of {read.value:,} quotes kept" if kept and read else ""
+    return f", {rate.value:.1%} of spellings matched{quotes})" if rate is not None else ")"
 
 
 def _evaluate(

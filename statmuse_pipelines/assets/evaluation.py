@@ -2,18 +2,35 @@
 
 import hashlib
 import json
+from collections.abc import Iterator
 from datetime import date
 
 import dagster as dg
 import polars as pl
 
-from statmuse_pipelines.assets._common import image_markdown, md_table, production_manifest
+from statmuse_pipelines.assets._common import (
+    check_results,
+    image_markdown,
+    md_table,
+    production_manifest,
+    stop_if_blocked,
+)
 from statmuse_pipelines.assets.datasets import target_partitions, training_datasets
-from statmuse_pipelines.assets.lines import market_lines, read_market_lines
+from statmuse_pipelines.assets.lines import market_lines, quoted_dates, read_market_lines
 from statmuse_pipelines.assets.models import player_models
 from statmuse_pipelines.core.backtest import HEADLINE, run_backtest
+from statmuse_pipelines.core.checks import (
+    CheckOutcome,
+    real_lines_cover_the_period,
+    reported_metrics_are_finite,
+)
 from statmuse_pipelines.core.market_blend import BettingRule, BlendSettings
-from statmuse_pipelines.core.probabilities import market_comparison
+from statmuse_pipelines.core.probabilities import (
+    MIN_REAL_LINE_SHARE,
+    coverage_sentence,
+    line_coverage,
+    market_comparison,
+)
 from statmuse_pipelines.core.schemas import (
     BACKTEST_BETS,
     BACKTEST_RESULTS,
@@ -198,10 +215,14 @@ def walk_forward_predictions(
         )
         .sort("month")
     )
+    dates, given = quoted_dates(lake, stat)
+    lines_note = coverage_sentence(stat, line_coverage(scored, dates), given)
+    context.log.info(lines_note)
     return dg.MaterializeResult(
         metadata={
             "model_version": version,
             "period": f"{start}..{end}",
+            "lines": lines_note,
             "settings_chosen_on": settings_note,
             "means": means,
             "settings": dg.MetadataValue.json(settings.describe()),
@@ -224,11 +245,27 @@ def walk_forward_predictions(
     kinds={"polars", "duckdb", "matplotlib"},
     pool="duckdb",
     deps=[walk_forward_predictions],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "reported_metrics_are_finite",
+            asset="backtest_reports",
+            blocking=True,
+            description="every reported Brier score, log loss, ECE, MAE and ROI is a finite "
+            "number (rows with a missing or non-finite input are left out and counted)",
+        ),
+        dg.AssetCheckSpec(
+            "real_lines_cover_the_period",
+            asset="backtest_reports",
+            description=f"where real lines were given, at least {MIN_REAL_LINE_SHARE:.0%} of the "
+            "player-games on the dates the source quotes the stat got one (the rest are proxies)",
+        ),
+    ],
 )
 def backtest_reports(
     context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
-) -> dg.MaterializeResult:
-    """Betting simulations of the walk-forward rows at pregame lines, and ours vs the market."""
+) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
+    """Betting simulations of the walk-forward rows at pregame lines, and ours vs the market;
+    how much of the period real lines priced, in words beside the figures."""
     stat = context.partition_key
     version, scored = read_walk_forward(lake, stat)
     rows = scored.rename({"target": "actual"}).with_columns(
@@ -257,11 +294,18 @@ def backtest_reports(
         stat=pl.lit(stat), model_version=pl.lit(version), actual=pl.col("actual").cast(pl.Float64)
     )
     comparisons = {k: market_comparison(scored, k) for k in rows["line_kind"].unique().to_list()}
+    dates, given = quoted_dates(lake, stat)
+    coverage = line_coverage(scored, dates)
+    lines_note = coverage_sentence(stat, coverage, given)
+    context.log.info(lines_note)
+    finite = reported_metrics_are_finite(comparisons, results_frame)
+    yield from stop_if_blocked("backtest_reports", [finite])
     where = "stat = ? AND model_version = ?"
     warehouse.replace_where(BACKTEST_RESULTS, results_frame, where, [stat, version])
     warehouse.replace_where(BACKTEST_BETS, bets_frame, where, [stat, version])
+    stored = {k: v for k, v in coverage.items() if k in MARKET_COMPARISON.schema}
     found = [
-        {"stat": stat, "model_version": version, "line_kind": k, **c}
+        {"stat": stat, "model_version": version, "line_kind": k, **c, **stored}
         for k, c in comparisons.items()
         if c["rows"]
     ]
@@ -282,9 +326,22 @@ def backtest_reports(
         .sort("line_kind", "strategy", "staking", "price_rule")
         .select(columns)
     )
-    return dg.MaterializeResult(
+    covered = (
+        real_lines_cover_the_period(stat, coverage, MIN_REAL_LINE_SHARE)
+        if given
+        else CheckOutcome(
+            "real_lines_cover_the_period", True, f"{stat}: no real lines given (proxies only)",
+            "WARN",
+        )
+    )  # fmt: skip
+    yield from check_results("backtest_reports", [finite, covered])
+    yield dg.MaterializeResult(
         metadata={
             "model_version": version,
+            "lines": lines_note,
+            "rows_left_out_non_finite": sum(
+                c.get("non_finite_rows", 0) for c in comparisons.values()
+            ),
             "line_kinds": ", ".join(sorted(rows["line_kind"].unique().to_list())),
             "rows": rows.height,
             "dagster/row_count": results_frame.height,

@@ -10,13 +10,21 @@ from statmuse_pipelines.assets._common import md_table
 from statmuse_pipelines.assets.normalize import player_game_stats
 from statmuse_pipelines.core.lines import (
     CANDIDATE_DAYS,
+    audit_quotes,
     consensus,
     match_players,
     match_rate,
     pregame,
+    quote_counts,
+    reason_totals,
     with_close,
 )
-from statmuse_pipelines.core.schemas import LINE_MATCHES, MARKET_LINES, PLAYER_GAME_STATS
+from statmuse_pipelines.core.schemas import (
+    LINE_MATCHES,
+    LINE_QUOTES,
+    MARKET_LINES,
+    PLAYER_GAME_STATS,
+)
 from statmuse_pipelines.partitions import daily_partitions, partition_days
 from statmuse_pipelines.resources.lake import LakeResource
 from statmuse_pipelines.resources.lines import LinesResource
@@ -32,6 +40,18 @@ def read_market_lines(
         return None
     wanted = stored if days is None else sorted(set(stored) & set(days))
     return MARKET_LINES.conform_stored(lake.read_days("market_lines", wanted, MARKET_LINES.schema))
+
+
+def quoted_dates(lake: LakeResource, market: str) -> tuple[list[date], bool]:
+    """The game dates on which the lines source quoted `market` (any quote, kept or rejected),
+    and whether real (or simulated) lines were given at all (False: proxies only)."""
+    stored = lake.stored_days("line_quotes")
+    if not stored:
+        return [], False
+    counts = lake.read_days("line_quotes", stored, LINE_QUOTES.schema, ["game_date", "market"])
+    return counts.filter(pl.col("market") == market)["game_date"].unique().to_list(), (
+        counts.height > 0
+    )
 
 
 @dg.asset(
@@ -70,6 +90,7 @@ def market_lines(
     if lines.is_proxy():
         lake.write_days("market_lines", pl.DataFrame(schema=MARKET_LINES.schema), days, "game_date")
         lake.write_days("line_matches", pl.DataFrame(schema=LINE_MATCHES.schema), days, "game_date")
+        lake.write_days("line_quotes", LINE_QUOTES.empty(), days, "game_date")
         return dg.MaterializeResult(
             metadata={"source": lines.describe(), "dagster/row_count": 0, "line_kind": "proxy"},
             check_results=[
@@ -83,9 +104,10 @@ def market_lines(
     quotes = lines.quotes(first, last)
     opening, close = pregame(quotes, "first"), pregame(quotes, "last")
     if quotes.height and close.height == 0:
+        rejected = reason_totals(quote_counts(audit_quotes(quotes, LINE_MATCHES.empty())))
         raise dg.Failure(
             f"{lines.describe()}: {quotes.height} quotes on {first}..{last}, none of them "
-            "pregame with both prices"
+            f"pregame with a line and both prices (rejected: {rejected}); nothing was written"
         )
     stored = set(lake.stored_days("player_game_stats"))
     span = [first - timedelta(days=CANDIDATE_DAYS) + timedelta(days=i)
@@ -100,9 +122,12 @@ def market_lines(
     lines_frame = MARKET_LINES.conform(
         with_close(consensus(opening, matches), consensus(close, matches))
     )
+    counts = LINE_QUOTES.conform(quote_counts(audit_quotes(quotes, matches)))
     lake.write_days("market_lines", lines_frame, days, "game_date")
     lake.write_days("line_matches", LINE_MATCHES.conform(matches), days, "game_date")
+    lake.write_days("line_quotes", counts, days, "game_date")
     warehouse.replace_days(LINE_MATCHES, matches, days)
+    warehouse.replace_days(LINE_QUOTES, counts, days)
     warehouse.replace_days(MARKET_LINES, lines_frame, days)
     # rate on dates our box scores cover (lines for playoff games cannot be matched to players
     # when the source has regular-season logs only)
@@ -119,6 +144,10 @@ def market_lines(
             "source": lines.describe(),
             "line_kind": "real",
             "quotes": quotes.height,
+            "quotes_by_reason": dg.MetadataValue.json(reason_totals(counts)),
+            "quotes_kept": int(counts.filter(pl.col("status") == "kept")["quotes"].sum()),
+            "quotes_with_assumed_snapshot_time": int(counts["snapshot_assumed"].sum()),
+            "quotes_with_assumed_event": int(counts["event_assumed"].sum()),
             "pregame_quotes_at_the_close": close.height,
             "pregame_quotes_at_the_opening": opening.height,
             "dates": f"{first}..{last}",

@@ -21,6 +21,7 @@ import polars as pl
 
 from statmuse_pipelines.core.market_blend import BettingRule, cap_daily
 from statmuse_pipelines.core.odds import expected_value, kelly_fraction, profit
+from statmuse_pipelines.core.probabilities import METRIC_INPUTS, finite_rows
 
 START_BANKROLL = 100.0
 RULE = BettingRule()  # Kelly fraction, per-bet and per-day caps of every Kelly-staked strategy
@@ -235,7 +236,9 @@ def closing_line_value(bets: pl.DataFrame) -> dict[str, float]:
 
 
 def run_backtest(rows: pl.DataFrame, seed: int = 7) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Every strategy x staking x price rule: (results, bets)."""
+    """Every strategy x staking x price rule: (results, bets). A row with a missing or
+    non-finite probability, line, price or result is never bet (`non_finite_rows` counts them)."""
+    rows, non_finite = finite_rows(rows, (*METRIC_INPUTS, "actual"))
     results, all_bets = [], []
     for strategy in STRATEGIES:
         for price_rule in PRICE_RULES:
@@ -248,6 +251,7 @@ def run_backtest(rows: pl.DataFrame, seed: int = 7) -> tuple[pl.DataFrame, pl.Da
                         "price_rule": price_rule,
                         **summarize_bets(bets, seed),
                         **closing_line_value(bets),
+                        "non_finite_rows": non_finite,
                     }
                 )
                 all_bets.append(

@@ -363,3 +363,71 @@ DATASET_CHECK_NAMES = (
     "target_present_and_non_negative",
 )
 DATASET_WARN_CHECKS = ("every_split_has_rows",)
+
+
+# --- evaluation ---------------------------------------------------------------------------------
+
+# a figure computed on at least one row must be a number
+FINITE_FIGURES = {
+    "rows": ("ours_brier", "market_brier", "ours_log_loss", "market_log_loss", "ours_ece",
+             "market_ece", "raw_brier", "raw_log_loss"),
+    "mae_rows": ("ours_mae", "line_mae"),
+    "bets": ("roi", "roi_low", "roi_high"),
+}  # fmt: skip
+
+
+def reported_metrics_are_finite(
+    comparisons: dict[str, dict], results: pl.DataFrame | None = None
+) -> CheckOutcome:
+    """Every Brier score, log loss, ECE, MAE and ROI the report shows is a finite number
+    wherever it was computed on rows (with no rows it is not shown: '-')."""
+    import math
+
+    bad = []
+    for kind, c in comparisons.items():
+        for count, names in FINITE_FIGURES.items():
+            if count != "bets" and (c.get(count) or 0) > 0:
+                bad += [
+                    (kind, "market comparison", n, str(c.get(n)))
+                    for n in names
+                    if not isinstance(c.get(n), int | float) or not math.isfinite(c[n])
+                ]
+    if results is not None and results.height:
+        figures = FINITE_FIGURES["bets"]
+        for r in results.filter(pl.col("bets") > 0).iter_rows(named=True):
+            where = f"{r['strategy']} {r['staking']} {r['price_rule']}"
+            bad += [
+                (r.get("line_kind", ""), where, n, str(r[n]))
+                for n in figures
+                if r[n] is None or not math.isfinite(r[n])
+            ]
+    frame = pl.DataFrame(bad, schema=["line_kind", "where", "figure", "value"], orient="row")
+    return _outcome(
+        "reported_metrics_are_finite",
+        frame,
+        len(comparisons) + (results.height if results is not None else 0),
+        "every reported Brier score, log loss, ECE, MAE and ROI is a finite number",
+        "{n} reported figure(s) are not finite numbers (NaN or infinite)",
+    )
+
+
+def real_lines_cover_the_period(stat: str, coverage: dict, min_share: float) -> CheckOutcome:
+    """WARN when real lines were given for the stat's period and fewer than `min_share` of the
+    player-games on the dates the source quotes it got one (the rest are proxies)."""
+    rows = coverage["rows_on_quoted_dates"]
+    share = coverage["real_share_on_quoted_dates"]
+    low = rows > 0 and share < min_share
+    counts = {k: v for k, v in coverage.items() if isinstance(v, int)}
+    return CheckOutcome(
+        name="real_lines_cover_the_period",
+        passed=not low,
+        severity="WARN",
+        description=(
+            f"{stat}: {coverage['real_rows_on_quoted_dates']:,} of {rows:,} player-games on the "
+            f"{coverage['quoted_dates']} dates the source quotes {stat} got a real line "
+            f"({share:.1%}; at least {min_share:.0%} expected): the rest are priced by proxies"
+            if rows
+            else f"{stat}: the lines source quotes {stat} on none of the period's dates"
+        ),
+        metadata={**counts, "real_share_on_quoted_dates": round(share, 4) if share else 0.0},
+    )

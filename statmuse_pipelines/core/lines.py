@@ -27,7 +27,7 @@ more than the player's last ten games.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +64,9 @@ PROXY_P_RANGE = (0.05, 0.95)
 CANDIDATE_DAYS = 30
 OFF_MARKET = 0.10  # de-vigged P(over) this far from the books' median at the line: dropped
 SNAPSHOT_WINDOW = timedelta(hours=1)  # quotes of one view are this close to its median snapshot
+# a pregame quote without a snapshot time: the morning of the game (10:00 US Eastern standard
+# time, 11:00 in daylight time), or a minute before tip-off if the game starts earlier
+DEFAULT_SNAPSHOT_UTC = time(15, 0)
 # names books use for franchises that NBA.com spells otherwise
 TEAM_NAME_ALIASES = {"Los Angeles Clippers": "LA Clippers"}
 
@@ -86,10 +89,45 @@ def read_lines(path: Path) -> pl.DataFrame:
     return pl.concat(frames)
 
 
+# columns a feed may leave out: null when absent (the feed: the file's name)
+OPTIONAL_COLUMNS = ("feed", "commence_time_utc", "snapshot_time_utc", "event_id")
+# other spellings feeds use for our columns: named in the error, never renamed silently
+COLUMN_SPELLINGS = {
+    "game_date": ("date", "game_day", "commence_date"),
+    "player_name": ("player", "name", "description", "participant"),
+    "market_code": ("market", "stat", "market_key", "prop", "prop_type"),
+    "line": ("point", "points", "handicap", "total"),
+    "bookmaker": ("book", "sportsbook", "bookmaker_key", "bookie"),
+    "over_odds": ("price_over", "over_price", "odds_over", "over"),
+    "under_odds": ("price_under", "under_price", "odds_under", "under"),
+    "home_team": ("home", "home_team_name"),
+    "away_team": ("away", "away_team_name"),
+    "is_pregame": ("pregame", "is_live"),
+    "snapshot_time_utc": ("snapshot_time", "last_update", "timestamp"),
+    "commence_time_utc": ("commence_time", "start_time", "tip_off"),
+}
+
+
 def _type_lines(raw: pl.DataFrame, origin: str) -> pl.DataFrame:
-    missing = [c for c in LINE_COLUMNS if c not in raw.columns]
+    missing = [c for c in LINE_COLUMNS if c not in raw.columns and c not in OPTIONAL_COLUMNS]
     if missing:
-        raise GameLogError(origin, f"missing column(s) {', '.join(missing)} for prop lines")
+        hints = [
+            f"{other!r} for {c!r}"
+            for c in missing
+            for other in COLUMN_SPELLINGS.get(c, ())
+            if other in raw.columns
+        ]
+        raise GameLogError(
+            origin,
+            f"missing column(s) {', '.join(missing)} for prop lines"
+            + (f" (the file has {', '.join(hints)}: rename them)" if hints else "")
+            + f"; expected columns: {', '.join(LINE_COLUMNS)}"
+            f" ({', '.join(OPTIONAL_COLUMNS)} may be left out)",
+        )
+    fill = {"feed": Path(origin).stem}
+    raw = raw.with_columns(
+        pl.lit(fill.get(c)).cast(pl.String).alias(c) for c in OPTIONAL_COLUMNS if c not in raw
+    )
     frame = raw.with_row_index("__row", offset=1)
     out = []
     for name, dtype in LINE_COLUMNS.items():
@@ -114,13 +152,62 @@ def _type_lines(raw: pl.DataFrame, origin: str) -> pl.DataFrame:
             row = int(frame["__row"][i])
             raise GameLogError(origin, "cannot read the value", name, row, col[i])
         out.append(typed.alias(name))
-    typed = pl.DataFrame(out)
-    bad_odds = typed.filter((pl.col("over_odds").abs() < 100) | (pl.col("under_odds").abs() < 100))
-    if bad_odds.height:
-        raise GameLogError(
-            origin, "American odds must be <= -100 or >= +100", "over_odds/under_odds"
-        )
-    return typed
+    # impossible or missing odds are not an error of the file: those quotes are rejected, and
+    # counted, by `audit_quotes`
+    return pl.DataFrame(out)
+
+
+def complete_quotes(quotes: pl.DataFrame) -> pl.DataFrame:
+    """Quotes as feeds deliver them, completed where the feed leaves a gap (idempotent):
+
+    - no `event_id`: the event is keyed by game date and teams (`2024-03-02:Away@Home`);
+    - no `commence_time_utc` (the real closing feed): the event's scheduled tip from another
+      feed's quotes of the same event, so "before tip-off" is checked, not assumed;
+    - no `snapshot_time_utc` on a quote the feed flags pregame: taken at DEFAULT_SNAPSHOT_UTC on
+      the game date (the morning of the game), or a minute before tip-off when the game starts
+      earlier; `snapshot_assumed` says which quotes had their time filled so."""
+    event = pl.coalesce(
+        pl.col("event_id"),
+        pl.format("{}:{}@{}", pl.col("game_date"), pl.col("away_team"), pl.col("home_team")),
+    )
+    if "snapshot_assumed" in quotes.columns:  # completed already
+        return quotes
+    tip = pl.col("commence_time_utc").fill_null(pl.col("commence_time_utc").max().over("event_id"))
+    out = quotes.with_columns(
+        event_id=event, event_assumed=pl.col("event_id").is_null()
+    ).with_columns(commence_time_utc=tip)
+    morning = pl.col("game_date").cast(pl.Datetime("us", "UTC")) + pl.duration(
+        hours=DEFAULT_SNAPSHOT_UTC.hour, minutes=DEFAULT_SNAPSHOT_UTC.minute
+    )
+    before_tip = pl.col("commence_time_utc").str.to_datetime(
+        "%Y-%m-%dT%H:%M:%SZ", strict=False, time_zone="UTC"
+    ) - pl.duration(minutes=1)
+    assumed = pl.min_horizontal(morning, before_tip).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return out.with_columns(
+        snapshot_time_utc=pl.coalesce(pl.col("snapshot_time_utc"), assumed),
+        snapshot_assumed=pl.col("snapshot_time_utc").is_null(),
+    )
+
+
+def _rejected_before_views() -> pl.Expr:
+    """Why a completed quote cannot be a pregame quote at all (null: it can)."""
+    prices = [pl.col(c) for c in ("line", "over_odds", "under_odds")]
+    missing = pl.any_horizontal(*(p.is_null() | ~p.is_finite() for p in prices))
+    impossible = (pl.col("over_odds").abs() < 100) | (pl.col("under_odds").abs() < 100)
+    after = pl.col("commence_time_utc").is_not_null() & (
+        pl.col("snapshot_time_utc") >= pl.col("commence_time_utc")
+    )
+    return (
+        pl.when(~pl.col("is_pregame").fill_null(False))
+        .then(pl.lit("not_pregame"))
+        .when(missing)
+        .then(pl.lit("no_odds"))
+        .when(impossible)
+        .then(pl.lit("odds_impossible"))
+        .when(after)
+        .then(pl.lit("after_tip_off"))
+        .otherwise(pl.lit(None, pl.String))
+    )
 
 
 def pregame(quotes: pl.DataFrame, keep: str = "last") -> pl.DataFrame:
@@ -129,22 +216,18 @@ def pregame(quotes: pl.DataFrame, keep: str = "last") -> pl.DataFrame:
     snapshot's ladder of lines one main line, the pair nearest even odds (ties: the lower line),
     so the same quotes in any order give the same result. Books whose snapshot is more than
     SNAPSHOT_WINDOW from the view's median snapshot time (the lower median for the opening, the
-    upper for the close) are left out: a view's prices are from one moment."""
+    upper for the close) are left out: a view's prices are from one moment. Feeds' gaps are
+    completed first (`complete_quotes`)."""
+    return _pregame_stages(quotes, keep)[2]
+
+
+def _pregame_stages(
+    quotes: pl.DataFrame, keep: str
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """`pregame`'s steps: the view's snapshot of each book, its main line, the books in time."""
     if keep not in ("first", "last"):
         raise ValueError(f"pregame: keep must be 'first' or 'last', not {keep!r}")
-    # a feed without tip times (the real closing feed) takes its event's scheduled tip from
-    # another feed's quotes of the same event, so "before tip-off" is checked, not assumed
-    tip = pl.col("commence_time_utc").fill_null(pl.col("commence_time_utc").max().over("event_id"))
-    before = quotes.with_columns(commence_time_utc=tip).filter(
-        pl.col("is_pregame")
-        & pl.col("over_odds").is_not_null()
-        & pl.col("under_odds").is_not_null()
-        & pl.col("line").is_not_null()
-        & (
-            pl.col("commence_time_utc").is_null()
-            | (pl.col("snapshot_time_utc") < pl.col("commence_time_utc"))
-        )
-    )
+    before = complete_quotes(quotes).filter(_rejected_before_views().is_null())
     prop = ["game_date", "event_id", "player_name", "market_code"]
     key = [*prop, "bookmaker"]
     snap = pl.col("snapshot_time_utc")
@@ -158,7 +241,7 @@ def pregame(quotes: pl.DataFrame, keep: str = "last") -> pl.DataFrame:
         .drop("_dist")
     )
     middle = pl.col("_at").quantile(0.5, interpolation="higher" if keep == "last" else "lower")
-    return (
+    windowed = (
         main.with_columns(_at=snapshot_times(main["snapshot_time_utc"]))
         .with_columns(_middle=middle.over(prop))
         .filter(
@@ -168,6 +251,7 @@ def pregame(quotes: pl.DataFrame, keep: str = "last") -> pl.DataFrame:
         )
         .drop("_at", "_middle")
     )
+    return chosen, main, windowed
 
 
 def snapshot_times(text: pl.Series) -> pl.Series:
@@ -271,8 +355,11 @@ MATCH_SCHEMA = {
 }
 
 
-def consensus(quotes: pl.DataFrame, matches: pl.DataFrame) -> pl.DataFrame:
-    """Per (game date, player, market): the consensus line and its prices (real lines only)."""
+def _at_line(
+    quotes: pl.DataFrame, matches: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """`consensus`'s steps on one view's quotes: the matched quotes with the consensus line of
+    their prop, those at that line, and of those the ones on the market (what is priced)."""
     q = quotes.join(
         matches.filter(pl.col("player_id").is_not_null()).select(
             "game_date", "event_id", "player_name", "player_id"
@@ -293,12 +380,21 @@ def consensus(quotes: pl.DataFrame, matches: pl.DataFrame) -> pl.DataFrame:
     snapped = q.group_by(key).agg(
         pl.struct("dist", "line").sort().first().struct.field("line").alias("consensus_line")
     )
-    at = q.join(snapped, on=key).filter(pl.col("line") == pl.col("consensus_line"))
+    q = q.join(snapped, on=key)
+    at = q.filter(pl.col("line") == pl.col("consensus_line"))
     # a book far from the others' de-vigged P at the same line is off-market (a stale or
     # mistaken quote): its price would be harvested as the "best", so it is dropped
-    at = at.filter(
+    priced = at.filter(
         (pl.col("p_over_book") - pl.col("p_over_book").median().over(key)).abs() <= OFF_MARKET
     )
+    return q, at, priced
+
+
+def consensus(quotes: pl.DataFrame, matches: pl.DataFrame) -> pl.DataFrame:
+    """Per (game date, player, market): the consensus line and its prices (real lines only)."""
+    q, _, at = _at_line(quotes, matches)
+    key = ["game_date", "player_id", "market_code"]
+    snapped = q.group_by(key).agg(pl.col("consensus_line").first())
     rank = pl.col("bookmaker").replace_strict(
         {b: i for i, b in enumerate(REFERENCE_BOOKS)}, default=len(REFERENCE_BOOKS)
     )
@@ -355,6 +451,116 @@ def with_close(opening: pl.DataFrame, close: pl.DataFrame) -> pl.DataFrame:
         close_is_later=pl.col("close_snapshot_utc").is_not_null()
         & (pl.col("close_snapshot_utc") > pl.col("last_snapshot_utc"))
     )
+
+
+# every quote a lines source gives is kept or rejected for one of these reasons, in the order
+# the pipeline decides them; a quote in both views (the opening and the close) counts once,
+# under the view where it went furthest
+QUOTE_REASONS: dict[str, tuple[str, str]] = {
+    "not_pregame": ("rejected", "the feed flags it as not pregame (is_pregame false or empty)"),
+    "no_odds": ("rejected", "its line or a price is missing or not a finite number"),
+    "odds_impossible": ("rejected", "an American price between -100 and +100"),
+    "after_tip_off": ("rejected", "taken at or after tip-off"),
+    "superseded": ("rejected", "neither the book's first nor its last pregame snapshot"),
+    "duplicate_rung": (
+        "rejected",
+        "a repeat of the book's quote or another rung of its ladder (the main line is the "
+        "pair nearest even odds)",
+    ),
+    "stale_snapshot": ("rejected", "over an hour from the other books' snapshot of the view"),
+    "unmatched_player": ("rejected", "the book's spelling matches no player of the two teams"),
+    "did_not_play": ("rejected", "the player has no box score in a game that has them"),
+    "off_market": (
+        "rejected",
+        f"de-vigged P(over) more than {OFF_MARKET:g} from the books' median at the line",
+    ),
+    "line_only": ("kept", "its line enters the consensus median; the book quotes another line"),
+    "priced": ("kept", "at the consensus line: its price and de-vigged P(over) are used"),
+}
+_VIEW_RANK = {r: i for i, r in enumerate(
+    ["superseded", "duplicate_rung", "stale_snapshot", "unmatched_player", "did_not_play",
+     "off_market", "line_only", "priced"]
+)}  # fmt: skip
+
+
+def audit_quotes(quotes: pl.DataFrame, matches: pl.DataFrame) -> pl.DataFrame:
+    """Every quote with the reason it was kept or rejected (QUOTE_REASONS), by the same steps
+    `pregame` and `consensus` take. `matches` as from `match_players`."""
+    q = complete_quotes(quotes).with_row_index("_quote")
+    early = q.select("_quote", _rejected_before_views().alias("reason"))
+    played = matches.select(
+        "game_date", "event_id", "player_name", "player_id", "played",
+        pl.col("played").any().over("game_date", "event_id").alias("_game_has_box_scores"),
+    )  # fmt: skip
+    views = []
+    for keep in ("first", "last"):
+        chosen, main, windowed = _pregame_stages(q, keep)
+        _, at, priced = _at_line(windowed, matches)
+        placed = (
+            windowed.select("_quote", "game_date", "event_id", "player_name")
+            .join(played, on=["game_date", "event_id", "player_name"], how="left")
+            .select(
+                "_quote",
+                pl.when(pl.col("player_id").is_null())
+                .then(pl.lit("unmatched_player"))
+                .when(~pl.col("played") & pl.col("_game_has_box_scores"))
+                .then(pl.lit("did_not_play"))
+                .when(pl.col("_quote").is_in(priced["_quote"].implode()))
+                .then(pl.lit("priced"))
+                .when(pl.col("_quote").is_in(at["_quote"].implode()))
+                .then(pl.lit("off_market"))
+                .otherwise(pl.lit("line_only"))
+                .alias("reason"),
+            )
+        )
+        views.append(
+            pl.concat(
+                [
+                    chosen.select("_quote", pl.lit("duplicate_rung").alias("reason")),
+                    main.select("_quote", pl.lit("stale_snapshot").alias("reason")),
+                    placed,
+                ]
+            )
+        )
+    rank = pl.col("reason").replace_strict(_VIEW_RANK, return_dtype=pl.Int64)
+    furthest = (
+        pl.concat(views)
+        .with_columns(_rank=rank)
+        .group_by("_quote")
+        .agg(pl.col("reason").sort_by("_rank").last().alias("_view_reason"))
+    )
+    reason = pl.coalesce("reason", "_view_reason", pl.lit("superseded"))
+    return (
+        q.join(early, on="_quote")
+        .join(furthest, on="_quote", how="left")
+        .with_columns(reason=reason)
+        .with_columns(
+            status=pl.col("reason").replace_strict({r: s for r, (s, _) in QUOTE_REASONS.items()})
+        )
+        .sort("_quote")
+        .drop("_quote", "_view_reason")
+    )
+
+
+def quote_counts(audited: pl.DataFrame) -> pl.DataFrame:
+    """The audit counted per game date, feed, book, market and reason (the `line_quotes`
+    table): quotes, and of them how many had their snapshot time or event assumed."""
+    key = ["game_date", "feed", "bookmaker", pl.col("market_code").alias("market"), "status"]
+    return (
+        audited.group_by(*key, "reason")
+        .agg(
+            pl.len().cast(pl.Int64).alias("quotes"),
+            pl.col("snapshot_assumed").sum().cast(pl.Int64).alias("snapshot_assumed"),
+            pl.col("event_assumed").sum().cast(pl.Int64).alias("event_assumed"),
+        )
+        .sort("game_date", "feed", "bookmaker", "market", "reason", nulls_last=True)
+    )
+
+
+def reason_totals(counts: pl.DataFrame) -> dict[str, int]:
+    """Quotes per reason, in QUOTE_REASONS order, from `quote_counts` rows."""
+    totals = dict(counts.group_by("reason").agg(pl.col("quotes").sum()).iter_rows())
+    return {r: int(totals[r]) for r in QUOTE_REASONS if totals.get(r)}
 
 
 def naive_p_over(line: np.ndarray, mean: np.ndarray, variance: np.ndarray) -> np.ndarray:

@@ -66,8 +66,8 @@ class ProbabilityModel:
 
 def with_lines(rows: pl.DataFrame, market_lines: pl.DataFrame | None, market: str) -> pl.DataFrame:
     """Each row with its line: a real consensus record, taken whole, where there is one with a
-    line, both reference prices and a market P(over); else a labelled proxy record, whole too
-    (never a real line with a proxy's price)."""
+    line, both reference prices and a market P(over), all finite numbers; else a labelled proxy
+    record, whole too (never a real line with a proxy's price)."""
     proxy = proxy_lines(rows, market).drop("market")
     if market_lines is None or market_lines.height == 0:
         real = proxy.clear()
@@ -82,13 +82,13 @@ def with_lines(rows: pl.DataFrame, market_lines: pl.DataFrame | None, market: st
                 else [pl.lit(False).alias("close_is_later")]
             ),
         )
-        real = market_lines.filter(
-            (pl.col("market") == market)
-            & pl.col("consensus_line").is_not_null()
-            & pl.col("ref_over_odds").is_not_null()
-            & pl.col("ref_under_odds").is_not_null()
-            & pl.col("market_p_over").is_not_null()
-        ).select("game_date", "player_id", *LINE_FIELDS)
+        whole = [
+            pl.col(c).is_finite().fill_null(False)
+            for c in ("consensus_line", "ref_over_odds", "ref_under_odds", "market_p_over")
+        ]
+        real = market_lines.filter((pl.col("market") == market) & pl.all_horizontal(whole)).select(
+            "game_date", "player_id", *LINE_FIELDS
+        )
     joined = rows.join(real, on=["game_date", "player_id"], how="left")
     has_real = pl.col("line_kind").is_not_null()
     return (
@@ -101,6 +101,70 @@ def with_lines(rows: pl.DataFrame, market_lines: pl.DataFrame | None, market: st
             ),
         )
         .rename({"consensus_line": "line"})
+    )
+
+
+# what a metric reads: a row missing any of these, or holding a NaN or an infinity, enters no
+# metric (and is counted)
+METRIC_INPUTS = (
+    "mu", "target", "line", "p_over", "p_under", "p_push", "p_over_cond", "p_over_raw",
+    "market_p_over", "ref_over_odds", "ref_under_odds", "best_over_odds", "best_under_odds",
+)  # fmt: skip
+# real lines were given but fewer than this share of the player-games on the dates the source
+# quotes a market got one: the feed mostly failed (books quote the rotation, about 2 in 5 of
+# the player-games on the real 2023-24 lines), and the check `real_lines_cover_the_period` says so
+MIN_REAL_LINE_SHARE = 0.2
+
+
+def finite_rows(frame: pl.DataFrame, columns=METRIC_INPUTS) -> tuple[pl.DataFrame, int]:
+    """The rows whose metric inputs (those of `columns` the frame has) are all finite numbers,
+    and how many were left out."""
+    present = [c for c in columns if c in frame.columns]
+    if not present or frame.height == 0:
+        return frame, 0
+    ok = pl.all_horizontal(pl.col(c).cast(pl.Float64).is_finite().fill_null(False) for c in present)
+    kept = frame.filter(ok)
+    return kept, frame.height - kept.height
+
+
+def line_coverage(scored: pl.DataFrame, quoted_dates) -> dict:
+    """How much of the period real lines priced: rows on the game dates the lines source quotes
+    the market (any quote, kept or rejected), how many of them got a real line, and the rows of
+    other dates (priced by proxies). `quoted_dates`: those dates (empty: no real lines given)."""
+    dates = pl.Series("game_date", list(quoted_dates), dtype=pl.Date).unique()
+    on = scored.filter(pl.col("game_date").is_in(dates.implode()))
+    real = int((on["line_kind"] == "real").sum()) if on.height else 0
+    in_period = dates.filter(dates.is_between(scored["game_date"].min(), scored["game_date"].max()))
+    return {
+        "quoted_dates": in_period.len(),
+        "rows_on_quoted_dates": on.height,
+        "real_rows_on_quoted_dates": real,
+        "real_share_on_quoted_dates": real / on.height if on.height else None,
+        "proxy_rows": int((scored["line_kind"] != "real").sum()),
+        "rows": scored.height,
+        "first_quoted": str(in_period.min()) if in_period.len() else None,
+        "last_quoted": str(in_period.max()) if in_period.len() else None,
+    }
+
+
+def coverage_sentence(stat: str, coverage: dict, lines_given: bool) -> str:
+    """The coverage in words, to print beside the figures."""
+    c = coverage
+    if not lines_given:
+        return f"{stat}: no real lines given; all {c['rows']:,} rows are priced by labelled proxies"
+    if c["rows_on_quoted_dates"] == 0:
+        return (
+            f"{stat}: real lines were given but the source quotes {stat} on none of this "
+            f"period's dates: all {c['rows']:,} rows are priced by labelled proxies"
+        )
+    share = c["real_share_on_quoted_dates"]
+    low = " (LOW: most of the feed's quotes became no line)" if share < MIN_REAL_LINE_SHARE else ""
+    return (
+        f"{stat}: real lines on {c['real_rows_on_quoted_dates']:,} of the "
+        f"{c['rows_on_quoted_dates']:,} player-games ({share:.1%}){low} of the "
+        f"{c['quoted_dates']} dates the source quotes {stat} ({c['first_quoted']}.."
+        f"{c['last_quoted']}); the other {c['proxy_rows']:,} of {c['rows']:,} rows are priced by "
+        "labelled proxy lines"
     )
 
 
@@ -152,7 +216,7 @@ def score(model: ProbabilityModel, rows: pl.DataFrame) -> pl.DataFrame:
 def calibration_metrics(scored: pl.DataFrame, split: str) -> list[dict]:
     """Brier, log loss and ECE before and after calibration, pushes excluded, per line kind."""
     out = []
-    decided = scored.filter(pl.col("went_over").is_not_null())
+    decided, _ = finite_rows(scored.filter(pl.col("went_over").is_not_null()))
     kinds = [*sorted(decided["line_kind"].unique().to_list()), "all"]
     for kind in kinds:
         part = decided if kind == "all" else decided.filter(pl.col("line_kind") == kind)
@@ -185,10 +249,12 @@ def market_comparison(scored: pl.DataFrame, kind: str = "real") -> dict[str, flo
     """On rows with a line of `kind` and a decided result: our final P(over) against the line's
     probability (the de-vigged market for real lines; the naive book's for proxies), with paired
     day-bootstrap intervals of the differences (negative = ours better); our raw P(over); the
-    line as a prediction; and the share of props the served rule bets."""
-    real = scored.filter((pl.col("line_kind") == kind) & pl.col("went_over").is_not_null())
+    line as a prediction; and the share of props the served rule bets. Rows with a missing or
+    non-finite input (METRIC_INPUTS) enter none of these; `non_finite_rows` counts them."""
+    every, non_finite = finite_rows(scored.filter(pl.col("line_kind") == kind))
+    real = every.filter(pl.col("went_over").is_not_null())
     if real.height == 0:
-        return {"rows": 0}
+        return {"rows": 0, "non_finite_rows": non_finite}
     y = real["went_over"].to_numpy().astype(float)
     p_ours, p_market = real["p_over_cond"].to_numpy(), real["market_p_over"].to_numpy()
     ours = probability_metrics(p_ours, y)
@@ -197,7 +263,6 @@ def market_comparison(scored: pl.DataFrame, kind: str = "real") -> dict[str, flo
     days = real["game_date"].to_numpy()
     brier = paired_interval((p_ours - y) ** 2, (p_market - y) ** 2, days)
     logloss = paired_interval(row_log_loss(p_ours, y), row_log_loss(p_market, y), days)
-    every = scored.filter(pl.col("line_kind") == kind)
     recommended = (
         float((every["recommendation"] != "PASS").mean())
         if "recommendation" in every.columns
@@ -225,6 +290,7 @@ def market_comparison(scored: pl.DataFrame, kind: str = "real") -> dict[str, flo
         "ours_mae": float((every["mu"] - every["target"]).abs().mean()),
         "line_mae": float((every["line"] - every["target"]).abs().mean()),
         "recommended_share": recommended,
+        "non_finite_rows": non_finite,
     }
 
 

@@ -263,6 +263,38 @@ LINE_MATCHES = Table(
     ),
 )
 
+LINE_QUOTES = Table(
+    name="line_quotes",
+    doc="What became of every quote the lines source gave: kept or rejected, and why, counted "
+    "per game date, feed, book, market and reason.",
+    key=("game_date", "feed", "bookmaker", "market", "reason"),
+    columns=(
+        Column("game_date", pl.Date(), "game date (US Eastern)"),
+        Column("feed", pl.String(), "the feed the quotes came from"),
+        Column("bookmaker", pl.String(), "the book"),
+        Column("market", pl.String(), "PTS, REB, AST, FG3M, PRA, PR, PA, RA, ..."),
+        Column("status", pl.String(), "kept (enters the consensus) or rejected"),
+        Column(
+            "reason",
+            pl.String(),
+            "priced, line_only (kept); not_pregame, no_odds, odds_impossible, after_tip_off, "
+            "superseded, duplicate_rung, stale_snapshot, unmatched_player, did_not_play, "
+            "off_market (rejected): the README lists what each means",
+        ),
+        Column("quotes", pl.Int64(), "quotes"),
+        Column(
+            "snapshot_assumed",
+            pl.Int64(),
+            "of them, quotes without a snapshot time (taken as the morning of the game)",
+        ),
+        Column(
+            "event_assumed",
+            pl.Int64(),
+            "of them, quotes without an event id (keyed by game date and teams)",
+        ),
+    ),
+)
+
 MARKET_LINES = Table(
     name="market_lines",
     doc="Consensus pregame line per player, game and market at the opening (priced: what bets "
@@ -383,6 +415,11 @@ BACKTEST_RESULTS = Table(
         ),
         Column("first_day", pl.Date(), "first game date bet"),
         Column("last_day", pl.Date(), "last game date bet"),
+        Column(
+            "non_finite_rows",
+            pl.Int64(),
+            "rows never bet: a missing or non-finite probability, line, price or result",
+        ),
     ),
 )
 
@@ -450,6 +487,23 @@ MARKET_COMPARISON = Table(
         Column("ours_mae", pl.Float64(), "MAE of our walk-forward mean prediction"),
         Column("line_mae", pl.Float64(), "MAE of the consensus line as a prediction"),
         Column("recommended_share", pl.Float64(), "share of these props the served rule bets"),
+        Column(
+            "non_finite_rows",
+            pl.Int64(),
+            "rows of this kind left out of every figure: a missing or non-finite probability, "
+            "line or price",
+        ),
+        Column(
+            "quoted_dates",
+            pl.Int64(),
+            "game dates of the period on which the lines source quotes this stat (any quote)",
+        ),
+        Column("rows_on_quoted_dates", pl.Int64(), "walk-forward rows on those dates"),
+        Column(
+            "real_rows_on_quoted_dates",
+            pl.Int64(),
+            "of them, rows with a real line (the rest, and rows of other dates, are proxies)",
+        ),
     ),
 )
 
@@ -521,6 +575,7 @@ MARKET_BLEND = Table(
 
 for _t in (
     LINE_MATCHES,
+    LINE_QUOTES,
     MARKET_LINES,
     CALIBRATION_METRICS,
     BACKTEST_RESULTS,

@@ -116,6 +116,12 @@ def test_backtests_are_written_and_labelled_proxy(evaluated):
     assert "data:image/png;base64," in meta["bankroll"].value
     assert "proxy" in meta["line_kinds"].value
     assert "served" in meta["headline_served_rule"].value
+    # proxies only, said in words; every reported figure a number
+    assert "no real lines given" in meta["lines"].value
+    assert meta["rows_left_out_non_finite"].value == 0
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert checks["reported_metrics_are_finite"].passed
+    assert checks["real_lines_cover_the_period"].passed
 
 
 def test_the_calibrator_never_sees_the_test_split(evaluated, tmp_path):

@@ -69,6 +69,13 @@ def test_lines_are_stored_a_day_at_a_time_and_a_rerun_replaces_its_day(tmp_path)
     # bets price the opening (the two books' morning quotes); the close is the later quote
     assert (before["close_line"] - before["consensus_line"]).to_list() == [1.0] * before.height
     assert before["close_is_later"].all() and before["books"].to_list() == [2] * before.height
+    # every quote is accounted for: both morning quotes priced the opening, the later one the
+    # close (the other book's morning quote is stale at the close: it counts where it was used)
+    audit = wh.query("SELECT reason, sum(quotes)::BIGINT AS n FROM line_quotes GROUP BY 1")
+    assert dict(audit.iter_rows()) == {"priced": 3 * home_players}
+    meta = ranged.asset_materializations_for_node("market_lines")[0].metadata
+    assert meta["quotes_by_reason"].value == {"priced": 3 * home_players}
+    assert meta["quotes_kept"].value == meta["quotes"].value == 3 * home_players
     # the middle day again, alone: that day is replaced by the same rows, the others untouched
     mtimes = {d: lake.path("market_lines", d).stat().st_mtime_ns for d in DAYS}
     again = job.execute_in_process(
@@ -77,6 +84,7 @@ def test_lines_are_stored_a_day_at_a_time_and_a_rerun_replaces_its_day(tmp_path)
     assert again.success
     after = wh.query("SELECT * FROM market_lines ORDER BY game_date, player_id")
     assert after.equals(before)
+    assert wh.query("SELECT sum(quotes)::BIGINT AS n FROM line_quotes")["n"][0] == 3 * home_players
     assert lake.path("market_lines", DAYS[0]).stat().st_mtime_ns == mtimes[DAYS[0]]
     assert lake.path("market_lines", DAYS[1]).stat().st_mtime_ns != mtimes[DAYS[1]]
     # a day the source has no lines for is stored empty (a rerun of a range replaces it whole)

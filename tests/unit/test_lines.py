@@ -10,12 +10,17 @@ from scipy import stats
 from statmuse_pipelines.core.gamelog import GameLogError
 from statmuse_pipelines.core.lines import (
     LINE_COLUMNS,
+    QUOTE_REASONS,
     _type_lines,
+    audit_quotes,
+    complete_quotes,
     consensus,
     match_players,
     naive_p_over,
     pregame,
     proxy_lines,
+    quote_counts,
+    reason_totals,
     with_close,
 )
 from statmuse_pipelines.core.names import Candidate, match_name, normalize
@@ -149,10 +154,86 @@ def test_unknown_team_names_and_bad_odds_are_errors():
         schema = {"team_id": pl.Int64, "player_id": pl.Int64, "player_name": pl.String}
         match_players(q, pl.DataFrame(schema={**schema, "game_date": pl.Date}))
     raw = quotes(rows=[{"over_odds": 50.0}])
-    with pytest.raises(GameLogError, match="American odds"):
-        _type_lines(raw, "lines.parquet")
     with pytest.raises(GameLogError, match="missing column"):
         _type_lines(raw.drop("line"), "lines.parquet")
+    with pytest.raises(GameLogError, match="column over_odds, row 1: cannot read the value"):
+        _type_lines(raw.with_columns(over_odds=pl.lit("minus 110")), "lines.parquet")
+
+
+def test_renamed_columns_are_named_in_the_error_with_the_expected_ones():
+    raw = quotes(rows=[{}]).rename(
+        {"market_code": "market", "bookmaker": "book", "over_odds": "price_over"}
+    )
+    with pytest.raises(GameLogError) as err:
+        _type_lines(raw, "feed.csv")
+    text = str(err.value)
+    assert "feed.csv" in text and "'market' for 'market_code'" in text
+    assert "'book' for 'bookmaker'" in text and "'price_over' for 'over_odds'" in text
+    assert "expected columns: game_date, feed" in text
+
+
+def test_a_feed_may_leave_out_snapshot_times_event_ids_and_its_name():
+    raw = quotes(rows=[{}]).drop("snapshot_time_utc", "event_id", "feed")
+    typed = _type_lines(raw, "/data/odds_feed.parquet")
+    assert typed["feed"].to_list() == ["odds_feed"] and typed["event_id"].null_count() == 1
+    done = complete_quotes(typed)
+    assert done["event_id"][0] == "2024-03-02:Los Angeles Clippers@Denver Nuggets"
+    # the morning of the game (15:00 UTC), before the 00:10 UTC tip-off
+    assert done["snapshot_time_utc"][0] == "2024-03-02T15:00:00Z"
+    assert done["snapshot_assumed"][0] and done["event_assumed"][0]
+    assert pregame(typed).height == 1
+    # a game that tips before the morning default: a minute before tip-off
+    early = complete_quotes(typed.with_columns(commence_time_utc=pl.lit("2024-03-02T14:00:00Z")))
+    assert early["snapshot_time_utc"][0] == "2024-03-02T13:59:00Z"
+
+
+def test_every_quote_is_kept_or_rejected_for_one_stated_reason():
+    q = quotes(
+        rows=[
+            # draftkings: two snapshots, the first with a ladder (the main line is 25.5)
+            {"bookmaker": "draftkings", "snapshot_time_utc": "2024-03-02T14:00:00Z"},
+            {"bookmaker": "draftkings", "snapshot_time_utc": "2024-03-02T14:00:00Z",
+             "line": 27.5, "over_odds": 150.0, "under_odds": -190.0},
+            {"bookmaker": "draftkings", "snapshot_time_utc": "2024-03-02T14:00:00Z"},  # repeat
+            {"bookmaker": "draftkings", "snapshot_time_utc": "2024-03-02T14:30:00Z"},
+            {"bookmaker": "draftkings", "snapshot_time_utc": "2024-03-02T14:45:00Z"},
+            {"bookmaker": "fanduel", "over_odds": -105.0, "under_odds": -115.0},
+            {"bookmaker": "caesars", "line": 24.5},  # another line: its line counts only
+            {"bookmaker": "bovada", "over_odds": 160.0, "under_odds": -200.0},  # off-market
+            {"bookmaker": "betmgm", "is_pregame": False},
+            {"bookmaker": "betmgm", "over_odds": None},
+            {"bookmaker": "betrivers", "over_odds": float("nan")},
+            {"bookmaker": "pointsbet", "under_odds": 50.0},
+            {"bookmaker": "wynnbet", "snapshot_time_utc": "2024-03-03T00:10:00Z"},
+            {"bookmaker": "unibet", "snapshot_time_utc": "2024-03-02T19:00:00Z"},  # stale
+            {"bookmaker": "fanduel", "player_name": "Somebody Else"},
+            {"bookmaker": "fanduel", "player_name": "Aaron Gordon"},  # did not play
+        ]
+    )  # fmt: skip
+    games = pl.DataFrame(
+        {
+            "team_id": [1610612743, 1610612743],
+            "player_id": [203999, 203932],
+            "player_name": ["Nikola Jokić", "Aaron Gordon"],
+            "game_date": [date(2024, 3, 2), date(2024, 2, 28)],
+        }
+    )
+    audited = audit_quotes(q, match_players(pregame(q), games))
+    assert audited["reason"].to_list() == [
+        "priced", "duplicate_rung", "duplicate_rung", "superseded", "priced", "priced",
+        "line_only", "off_market", "not_pregame", "no_odds", "no_odds", "odds_impossible",
+        "after_tip_off", "stale_snapshot", "unmatched_player", "did_not_play",
+    ]  # fmt: skip
+    assert set(audited["reason"]) <= set(QUOTE_REASONS)
+    assert audited.filter(pl.col("status") == "kept").height == 4
+    counts = quote_counts(audited)
+    assert counts["quotes"].sum() == q.height
+    totals = reason_totals(counts)
+    assert totals["priced"] == 3 and totals["no_odds"] == 2 and next(iter(totals)) == "not_pregame"
+    # what the audit calls priced is what the consensus prices
+    opening = consensus(pregame(q, "first"), match_players(pregame(q), games))
+    jokic = opening.filter(pl.col("player_id") == 203999).row(0, named=True)
+    assert jokic["books_at_line"] == 2 and jokic["books"] == 4  # draftkings, fanduel; caesars
 
 
 def test_proxy_lines_are_labelled_half_points_priced_by_a_naive_book():
