@@ -303,7 +303,8 @@ def backtest_reports(
     where = "stat = ? AND model_version = ?"
     warehouse.replace_where(BACKTEST_RESULTS, results_frame, where, [stat, version])
     warehouse.replace_where(BACKTEST_BETS, bets_frame, where, [stat, version])
-    stored = {k: v for k, v in coverage.items() if k in MARKET_COMPARISON.schema}
+    stored = {k: coverage[k] for k in ("quoted_dates", "rows_on_quoted_dates",
+                                       "real_rows_on_quoted_dates")}  # fmt: skip
     found = [
         {"stat": stat, "model_version": version, "line_kind": k, **c, **stored}
         for k, c in comparisons.items()

@@ -141,7 +141,7 @@ def line_coverage(scored: pl.DataFrame, quoted_dates) -> dict:
         "real_rows_on_quoted_dates": real,
         "real_share_on_quoted_dates": real / on.height if on.height else None,
         "proxy_rows": int((scored["line_kind"] != "real").sum()),
-        "rows": scored.height,
+        "period_rows": scored.height,
         "first_quoted": str(in_period.min()) if in_period.len() else None,
         "last_quoted": str(in_period.max()) if in_period.len() else None,
     }
@@ -151,11 +151,14 @@ def coverage_sentence(stat: str, coverage: dict, lines_given: bool) -> str:
     """The coverage in words, to print beside the figures."""
     c = coverage
     if not lines_given:
-        return f"{stat}: no real lines given; all {c['rows']:,} rows are priced by labelled proxies"
+        return (
+            f"{stat}: no real lines given; all {c['period_rows']:,} rows are priced by labelled "
+            "proxies"
+        )
     if c["rows_on_quoted_dates"] == 0:
         return (
             f"{stat}: real lines were given but the source quotes {stat} on none of this "
-            f"period's dates: all {c['rows']:,} rows are priced by labelled proxies"
+            f"period's dates: all {c['period_rows']:,} rows are priced by labelled proxies"
         )
     share = c["real_share_on_quoted_dates"]
     low = " (LOW: most of the feed's quotes became no line)" if share < MIN_REAL_LINE_SHARE else ""
@@ -163,8 +166,8 @@ def coverage_sentence(stat: str, coverage: dict, lines_given: bool) -> str:
         f"{stat}: real lines on {c['real_rows_on_quoted_dates']:,} of the "
         f"{c['rows_on_quoted_dates']:,} player-games ({share:.1%}){low} of the "
         f"{c['quoted_dates']} dates the source quotes {stat} ({c['first_quoted']}.."
-        f"{c['last_quoted']}); the other {c['proxy_rows']:,} of {c['rows']:,} rows are priced by "
-        "labelled proxy lines"
+        f"{c['last_quoted']}); the other {c['proxy_rows']:,} of {c['period_rows']:,} rows are "
+        "priced by labelled proxy lines"
     )
 
 
