@@ -443,6 +443,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 def quote_summary(warehouse, echo=print) -> None:
     """What became of the lines source's quotes (`line_quotes`), per feed: kept and rejected,
     counted by reason."""
+    import textwrap
+
     from statmuse_pipelines.core.lines import QUOTE_REASONS
 
     if not warehouse.table_exists("line_quotes"):
@@ -463,11 +465,14 @@ def quote_summary(warehouse, echo=print) -> None:
     for (feed,), part in counts.partition_by("feed", as_dict=True, maintain_order=True).items():
         rows = sorted(part.iter_rows(named=True), key=lambda r: order.get(r["reason"], 99))
         by = ", ".join(f"{r['reason']} {r['n']:,}" for r in rows)
-        echo(f"  {feed} ({part['first'].min()}..{part['last'].max()}, "
-             f"{int(part['n'].sum()):,}): {by}")  # fmt: skip
+        text = (
+            f"{feed} ({part['first'].min()}..{part['last'].max()}, {int(part['n'].sum()):,}): {by}"
+        )
+        for line in textwrap.wrap(text, 100, initial_indent="  ", subsequent_indent="    "):
+            echo(line)
         snap, event = int(part["snap"].sum()), int(part["event"].sum())
         if snap or event:
-            echo(f"    assumed: {snap:,} snapshot times (the morning of the game), "
+            echo(f"    of them assumed: {snap:,} snapshot times (the morning of the game), "
                  f"{event:,} event ids (by date and teams)")  # fmt: skip
 
 
@@ -534,26 +539,49 @@ def report_table(warehouse, echo=print, lines: str | None = None) -> None:
 
 
 def _coverage_words(table, echo) -> None:
-    """Per stat, the share of its period real lines priced (stored with the comparison)."""
+    """Per stat, the share of its period real lines priced (stored with the comparison), in
+    words: the rest of the period is priced by labelled proxies."""
+    import textwrap
+
     from statmuse_pipelines.core.probabilities import MIN_REAL_LINE_SHARE
 
-    said = set()
+    first = {}
     for r in table.iter_rows(named=True):
-        if r["stat"] in said or r.get("rows_on_quoted_dates") is None:
-            continue
-        said.add(r["stat"])
+        if r.get("rows_on_quoted_dates") is not None:
+            first.setdefault(r["stat"], r)
+    if not first:
+        return
+    parts, low, unquoted, left_out = [], [], [], []
+    for stat, r in sorted(first.items()):
         rows, real = r["rows_on_quoted_dates"], r["real_rows_on_quoted_dates"]
         if rows == 0:
-            echo(f"  {r['stat']}: the lines source quotes {r['stat']} on none of its period's "
-                 "dates: every row above is priced by labelled proxy lines")  # fmt: skip
+            unquoted.append(stat)
             continue
-        low = "  LOW: the feed mostly failed" if real / rows < MIN_REAL_LINE_SHARE else ""
-        echo(f"  {r['stat']}: real lines on {real:,} of {rows:,} player-games ({real / rows:.1%}) "
-             f"on the {r['quoted_dates']} dates the source quotes it; the rest of the period is "
-             f"priced by labelled proxies{low}")  # fmt: skip
+        parts.append(f"{stat} {real:,}/{rows:,} ({real / rows:.0%}, {r['quoted_dates']} dates)")
+        if real / rows < MIN_REAL_LINE_SHARE:
+            low.append(stat)
+    for r in table.iter_rows(named=True):
         if r.get("non_finite_rows"):
-            echo(f"    {r['non_finite_rows']:,} rows left out of every figure: a missing or "
-                 "non-finite probability, line or price")  # fmt: skip
+            left_out.append(f"{r['stat']} {r['line_kind']} {r['non_finite_rows']:,}")
+    text = (
+        "real lines priced these player-games of the dates the source quotes each stat; the "
+        "rest of each period (and every other date) is priced by labelled proxy lines: "
+        + ", ".join(parts)
+    )
+    if unquoted:
+        text += f". Quoted on none of their period's dates (proxies only): {', '.join(unquoted)}"
+    if low:
+        text += (
+            f". LOW (under {MIN_REAL_LINE_SHARE:.0%}: the feed's quotes mostly became no line, "
+            f"see line_quotes): {', '.join(low)}"
+        )
+    if left_out:
+        text += (
+            ". Rows left out of every figure (a missing or non-finite probability, line or "
+            f"price): {', '.join(left_out)}"
+        )
+    for line in textwrap.wrap(text, 100, initial_indent="  ", subsequent_indent="    "):
+        echo(line)
 
 
 def _clv(r: dict) -> str:

@@ -10,14 +10,10 @@ from statmuse_pipelines.assets._common import md_table
 from statmuse_pipelines.assets.normalize import player_game_stats
 from statmuse_pipelines.core.lines import (
     CANDIDATE_DAYS,
-    audit_quotes,
-    consensus,
-    match_players,
+    market_view,
     match_rate,
-    pregame,
     quote_counts,
     reason_totals,
-    with_close,
 )
 from statmuse_pipelines.core.schemas import (
     LINE_MATCHES,
@@ -102,13 +98,6 @@ def market_lines(
             ],
         )
     quotes = lines.quotes(first, last)
-    opening, close = pregame(quotes, "first"), pregame(quotes, "last")
-    if quotes.height and close.height == 0:
-        rejected = reason_totals(quote_counts(audit_quotes(quotes, LINE_MATCHES.empty())))
-        raise dg.Failure(
-            f"{lines.describe()}: {quotes.height} quotes on {first}..{last}, none of them "
-            f"pregame with a line and both prices (rejected: {rejected}); nothing was written"
-        )
     stored = set(lake.stored_days("player_game_stats"))
     span = [first - timedelta(days=CANDIDATE_DAYS) + timedelta(days=i)
             for i in range((last - first).days + CANDIDATE_DAYS + 1)]  # fmt: skip
@@ -118,11 +107,16 @@ def market_lines(
         PLAYER_GAME_STATS.schema,
         ["team_id", "player_id", "player_name", "game_date"],
     )
-    matches = match_players(close, games)
-    lines_frame = MARKET_LINES.conform(
-        with_close(consensus(opening, matches), consensus(close, matches))
-    )
-    counts = LINE_QUOTES.conform(quote_counts(audit_quotes(quotes, matches)))
+    view = market_view(quotes, games)
+    counts = LINE_QUOTES.conform(quote_counts(view.audited))
+    if quotes.height and view.close_quotes == 0:
+        raise dg.Failure(
+            f"{lines.describe()}: {quotes.height} quotes on {first}..{last}, none of them "
+            f"pregame with a line and both prices (rejected: {reason_totals(counts)}); "
+            "nothing was written"
+        )
+    matches = view.matches
+    lines_frame = MARKET_LINES.conform(view.lines)
     lake.write_days("market_lines", lines_frame, days, "game_date")
     lake.write_days("line_matches", LINE_MATCHES.conform(matches), days, "game_date")
     lake.write_days("line_quotes", counts, days, "game_date")
@@ -148,8 +142,8 @@ def market_lines(
             "quotes_kept": int(counts.filter(pl.col("status") == "kept")["quotes"].sum()),
             "quotes_with_assumed_snapshot_time": int(counts["snapshot_assumed"].sum()),
             "quotes_with_assumed_event": int(counts["event_assumed"].sum()),
-            "pregame_quotes_at_the_close": close.height,
-            "pregame_quotes_at_the_opening": opening.height,
+            "pregame_quotes_at_the_close": view.close_quotes,
+            "pregame_quotes_at_the_opening": view.opening_quotes,
             "dates": f"{first}..{last}",
             "game_dates_with_lines": lines_frame["game_date"].n_unique(),
             "props_with_a_later_quote": int(lines_frame["close_is_later"].sum()),

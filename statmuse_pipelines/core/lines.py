@@ -27,6 +27,7 @@ more than the player's last ten games.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import time, timedelta
 from pathlib import Path
 
@@ -392,7 +393,12 @@ def _at_line(
 
 def consensus(quotes: pl.DataFrame, matches: pl.DataFrame) -> pl.DataFrame:
     """Per (game date, player, market): the consensus line and its prices (real lines only)."""
-    q, _, at = _at_line(quotes, matches)
+    q, _, priced = _at_line(quotes, matches)
+    return _consensus_of(q, priced)
+
+
+def _consensus_of(q: pl.DataFrame, at: pl.DataFrame) -> pl.DataFrame:
+    """The consensus records from `_at_line`'s matched quotes and priced ones."""
     key = ["game_date", "player_id", "market_code"]
     snapped = q.group_by(key).agg(pl.col("consensus_line").first())
     rank = pl.col("bookmaker").replace_strict(
@@ -487,15 +493,55 @@ def audit_quotes(quotes: pl.DataFrame, matches: pl.DataFrame) -> pl.DataFrame:
     """Every quote with the reason it was kept or rejected (QUOTE_REASONS), by the same steps
     `pregame` and `consensus` take. `matches` as from `match_players`."""
     q = complete_quotes(quotes).with_row_index("_quote")
+    views = {}
+    for keep in ("first", "last"):
+        chosen, main, windowed = _pregame_stages(q, keep)
+        _, at, priced = _at_line(windowed, matches)
+        views[keep] = (chosen, main, windowed, at, priced)
+    return _audit(q, views, matches)
+
+
+@dataclass(frozen=True)
+class MarketView:
+    """The market's view of a set of quotes, each step taken once: the consensus records
+    (the opening, with the close beside it), the player matches and every quote's reason."""
+
+    lines: pl.DataFrame
+    matches: pl.DataFrame
+    audited: pl.DataFrame
+    opening_quotes: int  # pregame quotes in the opening view
+    close_quotes: int  # and in the close
+
+
+def market_view(quotes: pl.DataFrame, games: pl.DataFrame) -> MarketView:
+    """`pregame`, `match_players`, `consensus`, `with_close` and `audit_quotes` in one pass.
+    `games`: player_game_stats rows (team_id, player_id, player_name, game_date) covering the
+    CANDIDATE_DAYS before each quote's date."""
+    q = complete_quotes(quotes).with_row_index("_quote")
+    stages = {keep: _pregame_stages(q, keep) for keep in ("first", "last")}
+    matches = match_players(stages["last"][2], games)
+    views, records = {}, {}
+    for keep, (chosen, main, windowed) in stages.items():
+        matched, at, priced = _at_line(windowed, matches)
+        views[keep] = (chosen, main, windowed, at, priced)
+        records[keep] = _consensus_of(matched, priced)
+    return MarketView(
+        lines=with_close(records["first"], records["last"]),
+        matches=matches,
+        audited=_audit(q, views, matches),
+        opening_quotes=stages["first"][2].height,
+        close_quotes=stages["last"][2].height,
+    )
+
+
+def _audit(q: pl.DataFrame, views: dict[str, tuple], matches: pl.DataFrame) -> pl.DataFrame:
     early = q.select("_quote", _rejected_before_views().alias("reason"))
     played = matches.select(
         "game_date", "event_id", "player_name", "player_id", "played",
         pl.col("played").any().over("game_date", "event_id").alias("_game_has_box_scores"),
     )  # fmt: skip
-    views = []
-    for keep in ("first", "last"):
-        chosen, main, windowed = _pregame_stages(q, keep)
-        _, at, priced = _at_line(windowed, matches)
+    placed_by_view = []
+    for chosen, main, windowed, at, priced in views.values():
         placed = (
             windowed.select("_quote", "game_date", "event_id", "player_name")
             .join(played, on=["game_date", "event_id", "player_name"], how="left")
@@ -513,7 +559,7 @@ def audit_quotes(quotes: pl.DataFrame, matches: pl.DataFrame) -> pl.DataFrame:
                 .alias("reason"),
             )
         )
-        views.append(
+        placed_by_view.append(
             pl.concat(
                 [
                     chosen.select("_quote", pl.lit("duplicate_rung").alias("reason")),
@@ -524,7 +570,7 @@ def audit_quotes(quotes: pl.DataFrame, matches: pl.DataFrame) -> pl.DataFrame:
         )
     rank = pl.col("reason").replace_strict(_VIEW_RANK, return_dtype=pl.Int64)
     furthest = (
-        pl.concat(views)
+        pl.concat(placed_by_view)
         .with_columns(_rank=rank)
         .group_by("_quote")
         .agg(pl.col("reason").sort_by("_rank").last().alias("_view_reason"))

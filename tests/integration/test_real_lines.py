@@ -120,7 +120,7 @@ def test_pts_against_the_market_on_the_same_rows(real_pipeline, capsys):
     # what became of the quotes, and how much of the period real lines priced, in words
     assert "quotes from the lines source (line_quotes): 292,298 read" in out
     assert "daily_snapshot" in out and "closing" in out and "not_pregame 728" in out
-    assert "PTS: real lines on" in out and "LOW" not in out
+    assert "PTS 2," in out and "LOW" not in out
     assert row["quoted_dates"] >= 30 and row["real_rows_on_quoted_dates"] > 500
     assert row["non_finite_rows"] == 0
     # decided rows, of the rows with a real line, of the rows on the dates quoted

@@ -11,6 +11,7 @@ from statmuse_pipelines.core.gamelog import GameLogError
 from statmuse_pipelines.core.lines import (
     audit_quotes,
     consensus,
+    market_view,
     match_players,
     pregame,
     quote_counts,
@@ -108,3 +109,13 @@ def test_a_renamed_column_is_a_clear_error(real, tmp_path):
     text = str(err.value)
     assert "other_feed.csv" in text and "'market' for 'market_code'" in text
     assert "'price_over' for 'over_odds'" in text and "expected columns" in text
+
+
+def test_the_one_pass_view_is_the_steps_taken_one_by_one(real):
+    quotes, games = real
+    week = quotes.filter(pl.col("game_date").is_between(date(2024, 4, 8), date(2024, 4, 21)))
+    lines, counts = _market(week, games)
+    view = market_view(week, games)
+    assert view.lines.equals(lines)
+    assert reason_totals(quote_counts(view.audited)) == counts
+    assert view.matches.equals(match_players(pregame(week, "last"), games))
