@@ -100,14 +100,29 @@ def collect_checks(result, report: RunReport) -> None:
 
 
 def failure_message(result) -> str:
+    """The failed step and the project's own message: the outermost error that is not one of
+    Dagster's wrappers (a Failure's description names the file, row and what to do; the
+    library error under it does not), else the innermost cause."""
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE":
-            err = event.event_specific_data.error
-            # the user-facing message is the innermost cause
-            while err.cause is not None:
-                err = err.cause
-            return f"step {event.step_key} failed: {err.message.strip()}"
+            return f"step {event.step_key} failed: {_user_message(event.event_specific_data.error)}"
     return "the run failed (see `statmuse ui` for the logs)"
+
+
+def _user_message(err) -> str:
+    chain = []
+    while err is not None:
+        chain.append(err)
+        err = err.cause
+    ours = next((e for e in chain if not (e.cls_name or "").startswith("Dagster")), chain[-1])
+    message = ours.message.strip()
+    # "module.Class: text" -> "text" for the project's own errors; library errors keep the name
+    head, _, text = message.partition(": ")
+    if ours.cls_name in ("Failure", "GameLogError", "SettingsError") and head.endswith(
+        ours.cls_name
+    ):
+        return text.strip()
+    return message
 
 
 def _gate_reason(result) -> str | None:

@@ -3,6 +3,7 @@
 import time
 
 import dagster as dg
+from pydantic import Field
 
 from statmuse_pipelines.assets._common import add_partition_metadata, md_table, range_metadata
 from statmuse_pipelines.core.gamelog import GameLogError
@@ -16,8 +17,20 @@ _RETRIES_WHEN_UNAVAILABLE = 2
 _RETRY_AFTER_SECONDS = 120
 
 
+class IngestConfig(dg.Config):
+    replace_empty_days: bool = Field(
+        default=False,
+        description="a stored day that has rows and comes back from the source with none keeps "
+        "its rows (a WARN says so); set this to store the empty answer, deleting that day's games",
+    )
+
+
+EMPTIED_CHECK = "empty_answers_keep_stored_days"
+
+
 def _ingest(
     context: dg.AssetExecutionContext,
+    config: IngestConfig,
     mode: str,
     table: str,
     game_logs: GameLogSource,
@@ -36,14 +49,41 @@ def _ingest(
             description=f"{table}: bad input, nothing was written: {exc}",
             metadata={"origin": exc.origin, "column": exc.column or "", "row": exc.row or 0},
         ) from exc
-    counts = lake.write_days(table, frame, days, "GAME_DATE")
+    # an empty answer for a day that has games stored is not news that the games vanished (an
+    # empty file, a missing file, an outage answered with no rows): the stored day stays
+    answered = set(frame["GAME_DATE"].unique().to_list()) if frame.height else set()
+    stored = lake.stored_rows(table, days)
+    emptied = {d: n for d, n in stored.items() if n and d not in answered}
+    kept = {} if config.replace_empty_days else emptied
+    counts = lake.write_days(table, frame, [d for d in days if d not in kept], "GAME_DATE")
+    counts.update(kept)
+    if kept:
+        context.log.warning(
+            f"{table}: the source answered with no rows for {len(kept)} day(s) that have rows "
+            f"stored ({_days_text(kept)}): kept the stored rows (replace_empty_days deletes them)"
+        )
     games = frame["GAME_ID"].n_unique() if frame.height else 0
     context.log.info(
         f"{table}: {frame.height:,} rows, {games:,} games over {len(days)} day(s) "
         f"from {game_logs.describe()} in {time.monotonic() - started:.1f}s"
     )
     add_partition_metadata(context, frame, days, "GAME_DATE", "GAME_ID")
+    check = dg.AssetCheckResult(
+        check_name=EMPTIED_CHECK,
+        passed=not kept,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            f"the source answered with no rows for {len(kept)} stored day(s) ({_days_text(kept)}):"
+            " their stored rows were kept"
+            if kept
+            else f"deleted on request: {_days_text(emptied)}"
+            if emptied
+            else "no stored day came back empty"
+        ),
+        metadata={"days_kept": len(kept), "days_emptied_on_request": len(emptied) - len(kept)},
+    )
     return dg.MaterializeResult(
+        check_results=[check],
         metadata={
             **range_metadata(days, counts),
             "run_games": games,
@@ -52,7 +92,21 @@ def _ingest(
             "preview": dg.MetadataValue.md(
                 md_table(frame.sort("GAME_ID") if frame.height else frame)
             ),
-        }
+        },
+    )
+
+
+def _days_text(days: dict) -> str:
+    shown = ", ".join(f"{d} ({n:,} rows)" for d, n in sorted(days.items())[:5])
+    return shown + (f" and {len(days) - 5} more" if len(days) > 5 else "")
+
+
+def _spec(asset: str) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        EMPTIED_CHECK,
+        asset=asset,
+        description="a day with stored rows that the source answers with none keeps its rows "
+        "(WARN), unless replace_empty_days asks for the deletion",
     )
 
 
@@ -62,12 +116,16 @@ def _ingest(
     group_name="ingest",
     kinds={"polars", "parquet"},
     pool="nba_api",
+    check_specs=[_spec("raw_player_game_logs")],
 )
 def raw_player_game_logs(
-    context: dg.AssetExecutionContext, game_logs: GameLogSource, lake: LakeResource
+    context: dg.AssetExecutionContext,
+    config: IngestConfig,
+    game_logs: GameLogSource,
+    lake: LakeResource,
 ) -> dg.MaterializeResult:
     """Player box scores exactly as the source returned them (LeagueGameLog player mode)."""
-    return _ingest(context, "player", "raw_player_game_logs", game_logs, lake)
+    return _ingest(context, config, "player", "raw_player_game_logs", game_logs, lake)
 
 
 @dg.asset(
@@ -76,12 +134,16 @@ def raw_player_game_logs(
     group_name="ingest",
     kinds={"polars", "parquet"},
     pool="nba_api",
+    check_specs=[_spec("raw_team_game_logs")],
 )
 def raw_team_game_logs(
-    context: dg.AssetExecutionContext, game_logs: GameLogSource, lake: LakeResource
+    context: dg.AssetExecutionContext,
+    config: IngestConfig,
+    game_logs: GameLogSource,
+    lake: LakeResource,
 ) -> dg.MaterializeResult:
     """Team box scores exactly as the source returned them (LeagueGameLog team mode)."""
-    return _ingest(context, "team", "raw_team_game_logs", game_logs, lake)
+    return _ingest(context, config, "team", "raw_team_game_logs", game_logs, lake)
 
 
 __all__ = ["raw_player_game_logs", "raw_team_game_logs"]

@@ -29,7 +29,8 @@ _CHECK_DOCS = {
     "rebounds_add_up": "reb = oreb + dreb",
     "makes_within_attempts": "makes <= attempts; threes <= field goals",
     "every_game_has_two_teams": "each game_id has exactly two team rows",
-    "player_totals_match_team_totals": "players' sums equal the team box score",
+    "player_totals_match_team_totals": "players' sums equal the team box score (checked before "
+    "either table is written)",
     "pace_is_plausible": "pace between 80 and 125 (WARN)",
 }
 
@@ -64,16 +65,18 @@ def _metadata(frame: pl.DataFrame, days, counts, lake: LakeResource, table: str)
     group_name="normalize",
     kinds={"polars", "parquet", "duckdb"},
     pool="duckdb",
-    deps=[raw_player_game_logs],
+    deps=[raw_player_game_logs, raw_team_game_logs],
     check_specs=_specs("player_game_stats", checks.PLAYER_CHECK_NAMES),
 )
 def player_game_stats(
     context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
 ) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
-    """One typed, deduplicated row per player per game played."""
+    """One typed, deduplicated row per player per game played. Every check runs on the new rows
+    before anything is written, the team totals of the same days' team box scores included."""
     days = partition_days(context)
     frame = normalize_player_logs(lake.read_days("raw_player_game_logs", days))
-    outcomes = checks.player_game_checks(frame)
+    teams = normalize_team_logs(lake.read_days("raw_team_game_logs", days))
+    outcomes = checks.player_game_checks(frame, teams)
     yield from stop_if_blocked("player_game_stats", outcomes)
     counts = lake.write_days("player_game_stats", frame, days, "game_date")
     warehouse.replace_days(PLAYER_GAME_STATS, frame, days)

@@ -210,9 +210,12 @@ PLAYER_CHECKS: tuple[Callable[[pl.DataFrame], CheckOutcome], ...] = (
 )
 
 
-def player_game_checks(players: pl.DataFrame) -> list[CheckOutcome]:
-    """Every check on player_game_stats rows."""
-    return [check(players) for check in PLAYER_CHECKS]
+def player_game_checks(players: pl.DataFrame, teams: pl.DataFrame) -> list[CheckOutcome]:
+    """Every check on player_game_stats rows, the team totals of the same days included (`teams`:
+    those days' normalized team rows), so no player row is stored that the team box score
+    contradicts."""
+    return [*(check(players) for check in PLAYER_CHECKS),
+            player_totals_match_team_totals(players, teams)]  # fmt: skip
 
 
 def team_game_checks(teams: pl.DataFrame, players: pl.DataFrame) -> list[CheckOutcome]:
@@ -236,6 +239,7 @@ PLAYER_CHECK_NAMES = (
     "points_add_up",
     "rebounds_add_up",
     "makes_within_attempts",
+    "player_totals_match_team_totals",
 )
 TEAM_CHECK_NAMES = (
     "has_expected_columns",

@@ -19,12 +19,13 @@ def run_range(
     last: date,
     instance: dg.DagsterInstance | None = None,
     raise_on_error: bool = True,
+    run_config: dict | None = None,
 ) -> dg.ExecuteInProcessResult:
     job = build_definitions(settings).resolve_job_def("refresh_game_days_job")
     return job.execute_in_process(
         instance=instance or dg.DagsterInstance.ephemeral(),
         tags=range_tags(first.isoformat(), last.isoformat()),
-        run_config=QUIET,
+        run_config={**QUIET, **(run_config or {})},
         raise_on_error=raise_on_error,
     )
 

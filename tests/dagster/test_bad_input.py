@@ -96,3 +96,71 @@ def test_a_blocking_check_stops_bad_rows_before_they_are_stored(stored):
     for table in ("player_game_stats", "team_game_stats"):
         for d in DAYS:
             assert files[(table, d)] == before[0][(table, d)]
+
+
+def team_csv(exports: Path, day: date) -> Path:
+    return exports / "team_game_logs" / f"{day.isoformat()}.csv"
+
+
+def header_only(path: Path) -> None:
+    path.write_text(path.read_text().splitlines()[0] + "\n")
+
+
+@pytest.mark.parametrize(
+    "empty", [header_only, lambda p: p.unlink()], ids=["header-only-csv", "missing-file"]
+)
+def test_an_empty_answer_for_a_stored_day_keeps_its_rows(stored, empty):
+    settings, exports = stored
+    before = snapshot(settings)
+    day = date(2024, 10, 23)
+    for path in (player_csv(exports, day), team_csv(exports, day)):
+        empty(path)
+    result = run_range(settings, FIRST, LAST)
+    assert result.success
+    # the stored day is as it was, and a WARN says why
+    assert snapshot(settings) == before
+    evaluations = check_evaluations(result)
+    assert evaluations["raw_player_game_logs.empty_answers_keep_stored_days"] is False
+    assert evaluations["raw_team_game_logs.empty_answers_keep_stored_days"] is False
+    # a deliberate deletion is asked for
+    replace = {"replace_empty_days": True}
+    ops = {"raw_player_game_logs": {"config": replace}, "raw_team_game_logs": {"config": replace}}
+    assert run_range(settings, FIRST, LAST, run_config={"ops": ops}).success
+    wh = WarehouseResource(path=str(settings.warehouse_path))
+    left = wh.query("SELECT count(*) AS n FROM player_game_stats WHERE game_date = ?", [day])
+    assert left["n"][0] == 0
+
+
+def test_a_phantom_player_row_is_stopped_before_either_table_is_written(stored):
+    settings, exports = stored
+    before = snapshot(settings)
+    path = player_csv(exports, date(2024, 10, 23))
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    phantom = lines[1].split(",")
+    # a well-formed row of a player the team box score does not know: every check of the row
+    # alone passes, the team totals do not
+    phantom[header.index("PLAYER_ID")] = "999999999"
+    phantom[header.index("PLAYER_NAME")] = "Phantom Player"
+    path.write_text("\n".join([*lines, ",".join(phantom)]) + "\n")
+    result = run_range(settings, FIRST, LAST, raise_on_error=False)
+    assert not result.success
+    evaluations = check_evaluations(result)
+    assert evaluations["player_game_stats.player_totals_match_team_totals"] is False
+    assert evaluations["player_game_stats.points_add_up"] is True
+    _, rows = snapshot(settings)
+    assert rows == before[1]
+    lake = LakeResource(root=str(settings.lake_dir))
+    for table in ("player_game_stats", "team_game_stats"):
+        for d in DAYS:
+            assert lake.path(table, d).read_bytes() == before[0][(table, d)]
+
+
+def test_an_unreadable_file_is_reported_with_its_name_not_the_library_error(stored):
+    settings, exports = stored
+    path = player_csv(exports, date(2024, 10, 23))
+    path.write_bytes(b"")  # zero bytes: the CSV reader's own error names no file
+    result = run_range(settings, FIRST, LAST, raise_on_error=False)
+    message = failure_message(result)
+    assert str(path) in message and "nothing was written" in message, message
+    assert not message.split(": ", 2)[1].startswith("NoDataError"), message

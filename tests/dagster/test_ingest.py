@@ -43,7 +43,7 @@ def test_a_range_is_one_run_writing_one_file_per_day(settings):
     assert stats.height == raw.height > 500
     # every check ran and passed
     evaluations = check_evaluations(result)
-    assert len(evaluations) == 6 + 8 + 3 and all(evaluations.values())
+    assert len(evaluations) == 2 + 7 + 8 + 3 and all(evaluations.values())
     # the warehouse holds exactly the lake's rows
     wh = WarehouseResource(path=str(settings.warehouse_path))
     in_wh = wh.query("SELECT * FROM player_game_stats ORDER BY game_id, player_id")

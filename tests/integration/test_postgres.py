@@ -104,5 +104,5 @@ def test_runs_materializations_and_checks_live_in_postgres(postgres_url, home, m
             [run_id],
         )
         statuses = dict(cur.fetchall())
-        assert len(statuses) == 6 + 8 + 3  # the checks of stats, team stats and features
+        assert len(statuses) == 2 + 7 + 8 + 3  # raw, stats, team stats and features checks
         assert set(statuses.values()) == {"SUCCEEDED"}

@@ -49,7 +49,9 @@ def test_every_season_has_exactly_the_documented_rows(normalized):
 def test_no_duplicates_and_every_check_passes(normalized):
     players, teams = normalized
     assert players.select(pl.struct("player_id", "game_id").is_duplicated().sum()).item() == 0
-    for outcome in checks.player_game_checks(players) + checks.team_game_checks(teams, players):
+    for outcome in checks.player_game_checks(players, teams) + checks.team_game_checks(
+        teams, players
+    ):
         assert outcome.passed, (outcome.name, outcome.description)
     # team logs keep the regular season, play-in and playoffs; exhibitions are gone
     assert set(teams["season_type"].unique()) == {"Regular Season", "PlayIn", "Playoffs"}

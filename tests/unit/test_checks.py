@@ -5,7 +5,7 @@ import pytest
 
 from statmuse_pipelines.core import checks
 from statmuse_pipelines.core.normalize import normalize_player_logs, normalize_team_logs
-from statmuse_pipelines.core.schemas import PLAYER_GAME_STATS
+from statmuse_pipelines.core.schemas import COUNT_STATS, PLAYER_GAME_STATS
 from statmuse_pipelines.core.synthetic.simulate import simulate_season
 
 
@@ -32,7 +32,7 @@ def bump(frame, column, by=1, row=0):
 
 def test_everything_passes_on_good_rows(week):
     players, teams = week
-    for o in checks.player_game_checks(players) + checks.team_game_checks(teams, players):
+    for o in checks.player_game_checks(players, teams) + checks.team_game_checks(teams, players):
         assert o.passed, (o.name, o.description)
 
 
@@ -49,12 +49,23 @@ def test_everything_passes_on_good_rows(week):
     ],
 )
 def test_player_checks_catch_their_defect(week, tamper, failing):
-    players, _ = week
-    outcome = by_name(checks.player_game_checks(tamper(players)))[failing]
+    players, teams = week
+    outcome = by_name(checks.player_game_checks(tamper(players), teams))[failing]
     assert not outcome.passed
     assert outcome.severity == "ERROR"
-    others = [o for o in checks.player_game_checks(players) if o.name != failing]
+    others = [o for o in checks.player_game_checks(players, teams) if o.name != failing]
     assert all(o.passed for o in others)
+
+
+def test_a_phantom_player_row_fails_the_player_checks_through_the_team_totals(week):
+    players, teams = week
+    zero = [pl.lit(0).cast(players.schema[c]).alias(c) for c in COUNT_STATS if c != "ast"]
+    phantom = players.head(1).with_columns(
+        *zero, player_id=pl.lit(999_999_999, pl.Int64), ast=pl.lit(1).cast(players.schema["ast"])
+    )
+    outcomes = by_name(checks.player_game_checks(pl.concat([players, phantom]), teams))
+    assert not outcomes["player_totals_match_team_totals"].passed
+    assert all(o.passed for n, o in outcomes.items() if n != "player_totals_match_team_totals")
 
 
 def test_team_checks_catch_a_missing_opponent(week):
@@ -100,6 +111,9 @@ def test_implausible_pace_is_a_warning(week):
 
 def test_check_names_match_what_the_assets_declare(week):
     players, teams = week
-    assert tuple(o.name for o in checks.player_game_checks(players)) == checks.PLAYER_CHECK_NAMES
+    assert (
+        tuple(o.name for o in checks.player_game_checks(players, teams))
+        == checks.PLAYER_CHECK_NAMES
+    )
     assert tuple(o.name for o in checks.team_game_checks(teams, players)) == checks.TEAM_CHECK_NAMES
     assert checks.has_expected_columns(players, PLAYER_GAME_STATS).passed
