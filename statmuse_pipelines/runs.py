@@ -109,6 +109,15 @@ def failure_message(result) -> str:
     return "the run failed (see `statmuse ui` for the logs)"
 
 
+OWN_ERRORS = (
+    "Failure",
+    "GameLogError",
+    "SettingsError",
+    "NormalizationError",
+    "CorruptPartitionError",
+)
+
+
 def _user_message(err) -> str:
     chain = []
     while err is not None:
@@ -118,9 +127,7 @@ def _user_message(err) -> str:
     message = ours.message.strip()
     # "module.Class: text" -> "text" for the project's own errors; library errors keep the name
     head, _, text = message.partition(": ")
-    if ours.cls_name in ("Failure", "GameLogError", "SettingsError") and head.endswith(
-        ours.cls_name
-    ):
+    if ours.cls_name in OWN_ERRORS and head.endswith(ours.cls_name):
         return text.strip()
     return message
 

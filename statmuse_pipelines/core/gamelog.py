@@ -85,6 +85,9 @@ NULLABLE = frozenset({"FG_PCT", "FG3_PCT", "FT_PCT", "WL", "PLUS_MINUS", "TEAM_N
 DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%b %d, %Y", "%m/%d/%Y")
 
 _ROW = "__row"
+# a box-score count at or past this is not a count (and would overflow the integer column)
+MAX_COUNT = 1_000_000
+MAX_ID = 2**53  # ids past this lose digits as numbers
 
 
 class GameLogError(ValueError):
@@ -199,7 +202,21 @@ def _coerce_column(frame: pl.DataFrame, name: str, dtype: pl.DataType, origin: s
             i = int(bad.arg_true()[0])
             raise GameLogError(origin, "not a number", name, int(rows[i]), text[i])
     as_float = as_float.alias(name)
+    # NaN or an infinity is no number of a box score (an empty percentage is empty, not NaN)
+    if name in NULLABLE:
+        as_float = as_float.fill_nan(None)
+    infinite = as_float.is_not_null() & ~as_float.is_finite()
+    if infinite.any():
+        i = int(infinite.arg_true()[0])
+        raise GameLogError(origin, "not a finite number", name, int(rows[i]), src[i])
     if dtype == pl.Int64():
+        limit, what = (MAX_COUNT, "a count") if name in _COUNTS else (MAX_ID, "an id")
+        huge = as_float.abs() >= limit
+        if huge.any():
+            i = int(huge.arg_true()[0])
+            raise GameLogError(
+                origin, f"too large for {what} (at most {limit:,})", name, int(rows[i]), src[i]
+            )
         fractional = as_float.is_not_null() & (as_float != as_float.round(0))
         if fractional.any():
             i = int(fractional.arg_true()[0])

@@ -38,8 +38,28 @@ def _matchup_columns() -> list[pl.Expr]:
     ]
 
 
-def _kept(raw: pl.DataFrame) -> pl.DataFrame:
-    return raw.filter(pl.col("GAME_ID").str.slice(0, 3).is_in(list(KEPT_GAME_TYPES)))
+def _kept(raw: pl.DataFrame, what: str) -> pl.DataFrame:
+    """The counting games' rows, after two checks no single value shows: the season in
+    SEASON_ID is the one GAME_ID encodes (0022300001: type 2, season 2023 -> 22023), and every
+    team is an NBA team (exhibitions against other clubs were left out above)."""
+    kept = raw.filter(pl.col("GAME_ID").str.slice(0, 3).is_in(list(KEPT_GAME_TYPES)))
+    encoded = pl.col("GAME_ID").str.slice(2, 1) + "20" + pl.col("GAME_ID").str.slice(3, 2)
+    wrong = kept.filter(pl.col("SEASON_ID").cast(pl.String) != encoded)
+    if wrong.height:
+        r = wrong.with_columns(_expected=encoded).row(0, named=True)
+        raise NormalizationError(
+            f"{what}: SEASON_ID {r['SEASON_ID']} does not match GAME_ID {r['GAME_ID']} (which "
+            f"says {r['_expected']}) on {r['GAME_DATE']}, in {wrong.height} row(s); nothing was "
+            "written"
+        )
+    unknown = kept.filter(~pl.col("TEAM_ID").is_in(list(TEAM_ID_BY_ABBREVIATION.values())))
+    if unknown.height:
+        r = unknown.row(0, named=True)
+        raise NormalizationError(
+            f"{what}: TEAM_ID {r['TEAM_ID']} ({r['TEAM_ABBREVIATION']}) of game {r['GAME_ID']} "
+            f"on {r['GAME_DATE']} is no NBA team, in {unknown.height} row(s); nothing was written"
+        )
+    return kept
 
 
 def _dedupe(frame: pl.DataFrame, key: list[str], what: str) -> pl.DataFrame:
@@ -94,7 +114,7 @@ def _opponent_ids(frame: pl.DataFrame, team_col: str = "TEAM_ID") -> pl.DataFram
 
 def normalize_player_logs(raw: pl.DataFrame) -> pl.DataFrame:
     """player_game_stats rows from LeagueGameLog player rows (counting games only)."""
-    frame = _dedupe(_kept(raw), ["PLAYER_ID", "GAME_ID"], "player game logs")
+    frame = _dedupe(_kept(raw, "player game logs"), ["PLAYER_ID", "GAME_ID"], "player game logs")
     frame = frame.with_columns(_matchup_columns())
     _check_matchups(frame, "player game logs")
     frame = _opponent_ids(frame)
@@ -117,7 +137,7 @@ def normalize_player_logs(raw: pl.DataFrame) -> pl.DataFrame:
 
 def normalize_team_logs(raw: pl.DataFrame) -> pl.DataFrame:
     """team_game_stats rows: each team's box score beside its opponent's, with pace and ratings."""
-    frame = _dedupe(_kept(raw), ["TEAM_ID", "GAME_ID"], "team game logs")
+    frame = _dedupe(_kept(raw, "team game logs"), ["TEAM_ID", "GAME_ID"], "team game logs")
     frame = frame.with_columns(_matchup_columns())
     _check_matchups(frame, "team game logs")
     frame = _opponent_ids(frame)

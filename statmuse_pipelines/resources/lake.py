@@ -19,6 +19,26 @@ class MissingPartitionError(FileNotFoundError):
     """An upstream partition that has not been materialized yet."""
 
 
+class CorruptPartitionError(OSError):
+    """A lake file that cannot be read, with its name and what to do."""
+
+
+def _unreadable(table: str, paths: Sequence[Path], exc: Exception) -> Exception:
+    """The first of `paths` that does not read as parquet, named (else the error as it was)."""
+    import pyarrow.parquet as pq
+
+    for path in paths:
+        try:
+            pq.ParquetFile(path).metadata  # noqa: B018 (reading the footer is the test)
+        except Exception as bad:
+            day = path.stem.removeprefix("date=")
+            return CorruptPartitionError(
+                f"{table}: cannot read {path} ({type(bad).__name__}: {bad}); the file is damaged: "
+                f"delete it and materialize {table} for {day} again"
+            )
+    return exc
+
+
 class LakeResource(dg.ConfigurableResource):
     """Parquet files under `root`: <root>/<table>/date=YYYY-MM-DD.parquet, overwritten whole."""
 
@@ -97,7 +117,12 @@ class LakeResource(dg.ConfigurableResource):
         if not paths:
             empty = pl.DataFrame(schema=schema) if schema else pl.DataFrame()
             return empty.select(columns) if columns and schema else empty
-        return pl.read_parquet([str(p) for p in paths], columns=list(columns) if columns else None)
+        try:
+            return pl.read_parquet(
+                [str(p) for p in paths], columns=list(columns) if columns else None
+            )
+        except Exception as exc:
+            raise _unreadable(table, paths, exc) from exc
 
     def stored_rows(self, table: str, days: Sequence[date]) -> dict[date, int]:
         """Rows stored per day of `days` that has a file (from the parquet footers, cheaply)."""

@@ -1,5 +1,6 @@
 """The `statmuse` command as a user runs it."""
 
+import re
 from datetime import date
 
 import dagster as dg
@@ -34,7 +35,8 @@ def test_demo_runs_the_synthetic_league_and_prints_a_summary(home, capsys):
     assert "predictions for 2025-10-26: 0 rows" in out and "1-800-GAMBLER" in out
     # too few dates for any split, which the WARN check says (each predict run matches its
     # day's lines too, one passing check each)
-    assert "checks: 148/149 evaluations passed" in out
+    passed, total = map(int, re.search(r"checks: (\d+)/(\d+) evaluations passed", out).groups())
+    assert total - passed == 1 and total > 100
     # the synthetic league's own book quotes the games up to today
     assert "market lines 2025-10-21..2025-10-26 (the simulated book" in out
     assert "WARN training_datasets.every_split_has_rows" in out

@@ -108,3 +108,25 @@ def test_extra_columns_are_dropped_and_team_mode_works():
     teams = simulate_season(7, 2024).team_logs.head(4).with_columns(VIDEO_AVAILABLE=pl.lit(1))
     typed = coerce_game_log(teams, "team", "t")
     assert list(typed.columns) == list(TEAM_LOG_SCHEMA)
+
+
+@pytest.mark.parametrize(
+    "column, value, problem",
+    [
+        ("PTS", "nan", "not a finite number"),
+        ("MIN", "inf", "not a finite number"),
+        ("PLUS_MINUS", "-inf", "not a finite number"),
+        ("REB", "1e30", "too large for a count"),
+        ("PLAYER_ID", "1e30", "too large for an id"),
+    ],
+)
+def test_non_finite_and_impossible_numbers_name_the_column_and_row(rows, column, value, problem):
+    with pytest.raises(GameLogError) as err:
+        coerce_game_log(set_value(as_text(rows), column, 4, value), "player", "logs/x.csv")
+    text = str(err.value)
+    assert f"logs/x.csv, column {column}, row 4: {problem}" in text and repr(value) in text
+
+
+def test_a_nan_percentage_is_an_empty_percentage(rows):
+    typed = coerce_game_log(set_value(as_text(rows), "FG3_PCT", 2, "NaN"), "player", "x.csv")
+    assert typed["FG3_PCT"][1] is None

@@ -12,7 +12,11 @@ import pytest
 from statmuse_pipelines.core.normalize import normalize_player_logs
 from statmuse_pipelines.core.schemas import PLAYER_GAME_STATS
 from statmuse_pipelines.core.synthetic.simulate import simulate_season
-from statmuse_pipelines.resources.lake import LakeResource, MissingPartitionError
+from statmuse_pipelines.resources.lake import (
+    CorruptPartitionError,
+    LakeResource,
+    MissingPartitionError,
+)
 from statmuse_pipelines.resources.warehouse import WarehouseBusyError, WarehouseResource
 
 DAYS = [date(2024, 10, 21) + timedelta(days=i) for i in range(4)]  # opening night is the 22nd
@@ -138,3 +142,15 @@ def test_a_writer_blocked_by_another_process_says_so(tmp_path, rows):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_damaged_lake_file_is_named_with_what_to_do(tmp_path):
+    lake = LakeResource(root=str(tmp_path))
+    days = [date(2024, 1, 1), date(2024, 1, 2)]
+    frame = pl.DataFrame({"game_date": days, "x": [1, 2]})
+    lake.write_days("t", frame, days, "game_date")
+    lake.path("t", days[1]).write_bytes(b"PAR1 not really parquet")
+    with pytest.raises(CorruptPartitionError) as err:
+        lake.read_days("t", days)
+    text = str(err.value)
+    assert str(lake.path("t", days[1])) in text and "materialize t for 2024-01-02" in text

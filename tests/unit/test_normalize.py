@@ -71,8 +71,8 @@ def test_exhibitions_are_dropped_and_playoffs_kept():
             player(1, 1610612743, "DEN", "DEN vs. LAL", game_id="0012400001"),  # preseason
             player(1, 1610612743, "DEN", "DEN vs. LAL", game_id="0032400001"),  # all-star
             player(1, 1610612743, "DEN", "DEN vs. LAL", game_id="0062400001"),  # cup final
-            player(1, 1610612743, "DEN", "DEN vs. LAL", game_id="0042400101"),  # playoffs
-            player(1, 1610612743, "DEN", "DEN vs. LAL", game_id="0052400001"),  # play-in
+            player(1, 1610612743, "DEN", "DEN vs. LAL", game_id="0042400101", SEASON_ID=42024),
+            player(1, 1610612743, "DEN", "DEN vs. LAL", game_id="0052400001", SEASON_ID=52024),
         ]
     )
     out = normalize_player_logs(raw)
@@ -126,3 +126,21 @@ def test_overtime_pace_uses_the_longer_game():
     out = normalize_team_logs(raw)
     poss = 100 + 8.8 - 10 + 12
     assert out["pace"][0] == pytest.approx(48 * poss / 53)
+
+
+def test_a_season_id_that_game_id_contradicts_is_an_error():
+    raw = raw_players([player(1, 1610612743, "DEN", "DEN vs. LAL", SEASON_ID=22023)])
+    with pytest.raises(
+        NormalizationError, match="SEASON_ID 22023 does not match GAME_ID 0022400001"
+    ):
+        normalize_player_logs(raw)
+    playoffs = player(1, 1610612743, "DEN", "DEN vs. LAL", game_id="0042400101", SEASON_ID=42024)
+    assert normalize_player_logs(raw_players([playoffs])).height == 1
+
+
+def test_an_unknown_team_in_a_counting_game_is_an_error_an_exhibition_club_is_not():
+    raw = raw_players([player(1, 1610619999, "XYZ", "XYZ vs. LAL")])
+    with pytest.raises(NormalizationError, match="TEAM_ID 1610619999 \\(XYZ\\)"):
+        normalize_player_logs(raw)
+    preseason = player(1, 15000, "MAC", "MAC @ LAL", game_id="0012400001", SEASON_ID=12024)
+    assert normalize_player_logs(raw_players([preseason])).height == 0
