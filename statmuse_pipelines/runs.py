@@ -8,8 +8,11 @@ are recorded in the instance, so the UI shows them afterwards.
 from __future__ import annotations
 
 import os
+import socket
+import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -39,6 +42,58 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 DEMO_TRAINING = {"max_players": 20, "pooled_trials": 0, "player_trials": 0, "stacking_folds": 2}
 
 Echo = Callable[[str], None]
+
+
+# every run the command makes in its own process says which process: a run left STARTED by a
+# process that is gone (killed, or its machine rebooted) is failed by the next command, and the
+# pool slots it held are freed, so one crashed run never blocks the next
+PID_TAG, HOST_TAG = "statmuse/pid", "statmuse/host"
+
+
+def cli_tags(tags: dict[str, str]) -> dict[str, str]:
+    return {**tags, PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
+def fail_dead_runs(instance, echo: Echo = print) -> list[str]:
+    """Fail the runs this machine's `statmuse` processes left STARTED when they died, and free
+    the pool slots they held (Dagster's run monitoring does this for runs the daemon launched;
+    in-process runs have no monitor). Returns the run ids."""
+    import dagster as dg
+
+    alive = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
+    host, freed = socket.gethostname(), []
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=alive)):
+        pid = run.tags.get(PID_TAG)
+        if not pid or run.tags.get(HOST_TAG) != host or int(pid) == os.getpid() or _alive(int(pid)):
+            continue
+        instance.report_run_failed(
+            run, message=f"the process that ran it (pid {pid}) is gone: failed by statmuse"
+        )
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        freed.append(run.run_id)
+        echo(f"note: run {run.run_id} ({run.job_name}) died with its process (pid {pid}): "
+             "marked failed and its pool slots freed")  # fmt: skip
+    return freed
+
+
+@contextmanager
+def open_instance() -> Iterator:
+    """The instance at DAGSTER_HOME, after failing the runs of dead `statmuse` processes."""
+    import dagster as dg
+
+    with dg.DagsterInstance.get() as instance:
+        fail_dead_runs(instance, lambda line: print(line, file=sys.stderr))
+        yield instance
 
 
 def ensure_dagster_home(settings: Settings) -> Path:
@@ -147,7 +202,9 @@ def _days(job, instance, first: date, last: date) -> Any:
 
     return job.execute_in_process(
         instance=instance,
-        tags={**range_tags(first.isoformat(), last.isoformat()), "statmuse/cli": "backfill"},
+        tags=cli_tags(
+            {**range_tags(first.isoformat(), last.isoformat()), "statmuse/cli": "backfill"}
+        ),
         run_config=QUIET,
         raise_on_error=False,
     )
@@ -181,7 +238,7 @@ def _models(
         result = job.execute_in_process(
             instance=instance,
             partition_key=stat,
-            tags={"statmuse/cli": "train"},
+            tags=cli_tags({"statmuse/cli": "train"}),
             run_config=config,
             raise_on_error=False,
         )
@@ -267,7 +324,7 @@ def _evaluate(
         result = job.execute_in_process(
             instance=instance,
             partition_key=stat,
-            tags={"statmuse/cli": "evaluate"},
+            tags=cli_tags({"statmuse/cli": "evaluate"}),
             run_config=config,
             raise_on_error=False,
         )
@@ -299,7 +356,6 @@ def run_pipeline(
     calibration and backtests; then, with `live_until`, the days after `end` one at a time
     (predict, ingest, grade) up to the predictions of `live_until`. `stats` limits the models,
     calibrators and backtests to those targets (default: all twelve)."""
-    import dagster as dg
 
     from statmuse_pipelines.core.datasets import TARGETS
     from statmuse_pipelines.definitions import build_definitions
@@ -324,7 +380,7 @@ def run_pipeline(
     chunks = season_chunks(start, end)
     stats = list(stats or TARGETS)
     steps = len(chunks) + 1 + len(stats) + 1 + len(stats)
-    with dg.DagsterInstance.get() as instance:
+    with open_instance() as instance:
         for i, (a, b) in enumerate(chunks, 1):
             t0 = time.monotonic()
             result = _days(days_job, instance, a, b)
@@ -360,6 +416,7 @@ def _run(job, instance, report: RunReport, label: str, echo: Echo, detail=None, 
     """One in-process run, recorded and reported on one line (`detail(result)`: more words for
     the label, from what the run found)."""
     t0 = time.monotonic()
+    kwargs["tags"] = cli_tags(kwargs.get("tags") or {})
     result = job.execute_in_process(
         instance=instance, run_config=QUIET, raise_on_error=False, **kwargs
     )
@@ -398,7 +455,6 @@ def live_days(
 
 def run_day(settings: Settings, day: date, echo: Echo = print) -> RunReport:
     """The daily path for `day`: refresh and grade the three days before it, then predict it."""
-    import dagster as dg
 
     from statmuse_pipelines.definitions import build_definitions
     from statmuse_pipelines.sensors.jobs import REINGEST_DAYS, range_tags
@@ -409,7 +465,7 @@ def run_day(settings: Settings, day: date, echo: Echo = print) -> RunReport:
     began = time.monotonic()
     first, last = day - timedelta(days=REINGEST_DAYS), day - timedelta(days=1)
     tags = range_tags(first.isoformat(), last.isoformat())
-    with dg.DagsterInstance.get() as instance:
+    with open_instance() as instance:
         _run(defs.resolve_job_def("refresh_game_days_job"), instance, report,
              f"[1/3] {first}..{last} ingest", echo, tags=tags)  # fmt: skip
         if report.failed is None:
@@ -424,7 +480,6 @@ def run_day(settings: Settings, day: date, echo: Echo = print) -> RunReport:
 
 def run_datasets(settings: Settings, echo: Echo = print) -> RunReport:
     """Rebuild the twelve training datasets from the features already stored."""
-    import dagster as dg
 
     from statmuse_pipelines.definitions import build_definitions
 
@@ -432,7 +487,7 @@ def run_datasets(settings: Settings, echo: Echo = print) -> RunReport:
     job = build_definitions(settings).resolve_job_def("build_training_datasets_job")
     report = RunReport()
     began = time.monotonic()
-    with dg.DagsterInstance.get() as instance:
+    with open_instance() as instance:
         _datasets(job, instance, report, "[1/1]", echo)
     report.seconds = time.monotonic() - began
     return report
@@ -443,7 +498,6 @@ def run_evaluation(
 ) -> RunReport:
     """Match lines, then calibrate, evaluate walk-forward and backtest the production models of
     `stats` (`walk_forward`: the walk_forward_predictions config, e.g. its period)."""
-    import dagster as dg
 
     from statmuse_pipelines.definitions import build_definitions
 
@@ -451,7 +505,7 @@ def run_evaluation(
     defs = build_definitions(settings)
     report = RunReport()
     began = time.monotonic()
-    with dg.DagsterInstance.get() as instance:
+    with open_instance() as instance:
         _evaluate(settings, defs, instance, stats, report, 1, 1 + len(stats), echo, walk_forward)
     report.seconds = time.monotonic() - began
     return report
@@ -461,7 +515,6 @@ def run_training(
     settings: Settings, stats: Sequence[str], training: dict | None = None, echo: Echo = print
 ) -> RunReport:
     """Train (or reuse), measure and gate the models of `stats` from the stored datasets."""
-    import dagster as dg
 
     from statmuse_pipelines.definitions import build_definitions
 
@@ -469,7 +522,7 @@ def run_training(
     job = build_definitions(settings).resolve_job_def("train_models_job")
     report = RunReport()
     began = time.monotonic()
-    with dg.DagsterInstance.get() as instance:
+    with open_instance() as instance:
         _models(settings, job, instance, stats, training or {}, report, 1, len(stats), echo)
     report.seconds = time.monotonic() - began
     return report

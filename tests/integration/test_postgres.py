@@ -106,3 +106,20 @@ def test_runs_materializations_and_checks_live_in_postgres(postgres_url, home, m
         statuses = dict(cur.fetchall())
         assert len(statuses) == 2 + 7 + 8 + 3  # raw, stats, team stats and features checks
         assert set(statuses.values()) == {"SUCCEEDED"}
+
+
+def test_a_killed_run_does_not_block_the_next_on_postgres(postgres_url, home, tmp_path):
+    from tests.dagster.test_crashed_runs import kill_and_rerun
+
+    url, _ = postgres_url
+    env = {"DAGSTER_POSTGRES_URL": url, "DAGSTER_COMPUTE_LOG_DIR": str(home / "compute_logs")}
+    os.environ.update(env)  # for the test's own view of the instance
+    try:
+        (home / "dagster_home").mkdir(exist_ok=True)
+        shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster_home" / "dagster.yaml")
+        kill_and_rerun(home, tmp_path / "exports", env)
+        with dg.DagsterInstance.from_config(str(home / "dagster_home")) as instance:
+            assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+    finally:
+        for name in env:
+            os.environ.pop(name, None)
