@@ -276,7 +276,13 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 def _finish(report: RunReport) -> int:
     if report.failed:
         print(f"\nFAILED: {report.failed}", file=sys.stderr)
-        print("Partitions stored before this run are unchanged.", file=sys.stderr)
+        if report.written:
+            print(f"The failed run stored these before it failed: {', '.join(report.written)};"
+                  " the failed step and the ones after it wrote nothing (a step writes its lake "
+                  "files and warehouse rows together or not at all).", file=sys.stderr)  # fmt: skip
+        else:
+            print("The failed run stored nothing; what earlier runs stored is as it was.",
+                  file=sys.stderr)  # fmt: skip
         return 1
     return 0
 

@@ -128,6 +128,13 @@ class RunReport:
     seconds: float = 0.0
     checks: dict[str, dict[str, int]] = field(default_factory=dict)  # "asset.check" -> counts
     failed: str | None = None
+    written: list[str] = field(default_factory=list)  # what the failed run stored before it failed
+
+    def fail(self, result) -> None:
+        """Record a failed run: its message, and what it wrote before the failure."""
+        self.failed = failure_message(result)
+        self.written = written_before_failure(result)
+
     kept_candidates: dict[str, str] = field(default_factory=dict)  # stat -> gate's reason
     skipped: dict[str, str] = field(default_factory=dict)  # stat -> why no training
 
@@ -171,6 +178,16 @@ OWN_ERRORS = (
     "NormalizationError",
     "CorruptPartitionError",
 )
+
+
+def written_before_failure(result) -> list[str]:
+    """The assets a failed run materialized before it failed, with how many partitions."""
+    counts: dict[str, int] = {}
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_MATERIALIZATION":
+            key = event.event_specific_data.materialization.asset_key.to_user_string()
+            counts[key] = counts.get(key, 0) + 1
+    return [f"{k} ({n} partition{'s' if n > 1 else ''})" for k, n in counts.items()]
 
 
 def _user_message(err) -> str:
@@ -254,7 +271,7 @@ def _models(
             report.kept_candidates[stat] = kept
         else:
             outcome = "FAILED"
-            report.failed = failure_message(result)
+            report.fail(result)
         echo(
             f"[{step + i}/{steps}] models {stat:<8} {time.monotonic() - t0:5.1f}s  {outcome}"
             f"  (run {result.run_id[:8]})"
@@ -338,7 +355,7 @@ def _evaluate(
             f"backtested  {time.monotonic() - t0:5.1f}s  {status}  (run {result.run_id[:8]})"
         )
         if not result.success:
-            report.failed = failure_message(result)
+            report.fail(result)
             return
 
 
@@ -393,7 +410,7 @@ def run_pipeline(
                 f"{time.monotonic() - t0:5.1f}s  {status}  (run {result.run_id[:8]})"
             )
             if not result.success:
-                report.failed = failure_message(result)
+                report.fail(result)
                 break
         if report.failed is None:
             step = len(chunks) + 1
@@ -426,7 +443,7 @@ def _run(job, instance, report: RunReport, label: str, echo: Echo, detail=None, 
     label += detail(result) if detail else ""
     echo(f"{label}  {time.monotonic() - t0:5.1f}s  {status}  (run {result.run_id[:8]})")
     if not result.success:
-        report.failed = failure_message(result)
+        report.fail(result)
     return result
 
 

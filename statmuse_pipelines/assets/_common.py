@@ -10,6 +10,7 @@ import dagster as dg
 import polars as pl
 
 from statmuse_pipelines.core.checks import CheckOutcome
+from statmuse_pipelines.core.schemas import Table
 
 
 def md_table(frame: pl.DataFrame, max_rows: int = 10) -> str:
@@ -117,6 +118,24 @@ def stop_if_blocked(asset: str, outcomes: list[CheckOutcome]) -> Iterator[dg.Ass
         + "; ".join(f"{o.name}: {o.description}" for o in failed),
         metadata={o.name: o.description for o in failed},
     )
+
+
+def store_days(
+    lake, warehouse, table: Table, frame: pl.DataFrame, days: Sequence[date],
+    date_column: str = "game_date",
+) -> dict[date, int]:  # fmt: skip
+    """The days' rows into the lake and the warehouse so that both have them or neither does:
+    the lake files are staged, the warehouse replaces its rows in one transaction, and only
+    then are the files renamed into place (a warehouse that cannot be written, say an
+    analyst's session holding the file, leaves the lake as it was). Returns rows per day."""
+    staged = lake.stage_days(table.name, frame, days, date_column)
+    try:
+        warehouse.replace_days(table, frame, days, date_column=date_column)
+    except BaseException:
+        staged.abort()
+        raise
+    staged.commit()
+    return staged.counts
 
 
 def image_markdown(path, alt: str) -> dg.MetadataValue:

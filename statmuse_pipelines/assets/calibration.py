@@ -43,6 +43,7 @@ def read_scored(lake: LakeResource, stat: str) -> tuple[str, pl.DataFrame]:
     partitions_def=target_partitions,
     group_name="calibration",
     kinds={"scipy", "scikit-learn", "duckdb", "matplotlib"},
+    pool="duckdb",
     deps=[player_models, dg.AssetDep(market_lines, partition_mapping=dg.AllPartitionMapping())],
 )
 def calibrators(

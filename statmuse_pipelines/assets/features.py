@@ -12,6 +12,7 @@ from statmuse_pipelines.assets._common import (
     md_table,
     range_metadata,
     stop_if_blocked,
+    store_days,
 )
 from statmuse_pipelines.assets.normalize import player_game_stats, team_game_stats
 from statmuse_pipelines.core import checks
@@ -83,8 +84,7 @@ def player_features(
         checks.no_missing_feature_values(features, feature_names()),
     ]
     yield from stop_if_blocked("player_features", outcomes)
-    counts = lake.write_days("player_features", features, days, "game_date")
-    warehouse.replace_days(PLAYER_FEATURES, features, days)
+    counts = store_days(lake, warehouse, PLAYER_FEATURES, features, days)
     add_partition_metadata(context, features, days, "game_date", "game_id")
     context.log.info(
         f"player_features: {features.height:,} rows x {len(feature_names())} features; "

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 import dagster as dg
 import polars as pl
 
-from statmuse_pipelines.assets._common import md_table
+from statmuse_pipelines.assets._common import md_table, store_days
 from statmuse_pipelines.assets.normalize import player_game_stats
 from statmuse_pipelines.core.lines import (
     CANDIDATE_DAYS,
@@ -117,12 +117,9 @@ def market_lines(
         )
     matches = view.matches
     lines_frame = MARKET_LINES.conform(view.lines)
-    lake.write_days("market_lines", lines_frame, days, "game_date")
-    lake.write_days("line_matches", LINE_MATCHES.conform(matches), days, "game_date")
-    lake.write_days("line_quotes", counts, days, "game_date")
-    warehouse.replace_days(LINE_MATCHES, matches, days)
-    warehouse.replace_days(LINE_QUOTES, counts, days)
-    warehouse.replace_days(MARKET_LINES, lines_frame, days)
+    store_days(lake, warehouse, LINE_MATCHES, LINE_MATCHES.conform(matches), days)
+    store_days(lake, warehouse, LINE_QUOTES, counts, days)
+    store_days(lake, warehouse, MARKET_LINES, lines_frame, days)
     # rate on dates our box scores cover (lines for playoff games cannot be matched to players
     # when the source has regular-season logs only)
     covered = matches.filter(pl.col("game_date") <= max(stored)) if stored else matches.clear()

@@ -119,6 +119,9 @@ def _production_comparison(
     partitions_def=target_partitions,
     group_name="models",
     kinds={"xgboost", "scikit-learn", "optuna", "duckdb"},
+    # no duckdb pool: a training takes minutes and would hold the warehouse's one slot against
+    # the daily ingest all that time; its warehouse writes are short transactions at the end
+    # that wait for the file (WarehouseResource retries while another writer holds it)
     deps=[training_datasets],
     check_specs=[
         dg.AssetCheckSpec(

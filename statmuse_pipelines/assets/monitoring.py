@@ -12,6 +12,7 @@ from statmuse_pipelines.assets._common import (
     md_table,
     production_manifest,
     range_metadata,
+    store_days,
 )
 from statmuse_pipelines.assets.calibration import read_scored
 from statmuse_pipelines.assets.datasets import target_partitions
@@ -84,8 +85,7 @@ def prediction_outcomes(
         PLAYER_GAME_STATS.schema,
     )  # fmt: skip
     graded = PREDICTION_OUTCOMES.conform(grade(predictions, games))
-    counts = lake.write_days("prediction_outcomes", graded, days, "prediction_date")
-    warehouse.replace_days(PREDICTION_OUTCOMES, graded, days, date_column="prediction_date")
+    counts = store_days(lake, warehouse, PREDICTION_OUTCOMES, graded, days, "prediction_date")
     add_partition_metadata(context, graded, days, "prediction_date", "game_id")
     results = dict(graded.group_by("result").len().sort("result").iter_rows())
     bets = graded.filter(pl.col("bet_placed"))
@@ -255,6 +255,7 @@ DRIFT_CHECKS = (
     partitions_def=target_partitions,
     group_name="monitoring",
     kinds={"scipy", "duckdb"},
+    pool="duckdb",
     deps=[
         dg.AssetDep("player_features", partition_mapping=dg.AllPartitionMapping()),
         dg.AssetDep(daily_predictions, partition_mapping=dg.AllPartitionMapping()),

@@ -11,6 +11,7 @@ from statmuse_pipelines.assets._common import (
     md_table,
     range_metadata,
     stop_if_blocked,
+    store_days,
 )
 from statmuse_pipelines.assets.ingest import raw_player_game_logs, raw_team_game_logs
 from statmuse_pipelines.core import checks
@@ -78,8 +79,7 @@ def player_game_stats(
     teams = normalize_team_logs(lake.read_days("raw_team_game_logs", days))
     outcomes = checks.player_game_checks(frame, teams)
     yield from stop_if_blocked("player_game_stats", outcomes)
-    counts = lake.write_days("player_game_stats", frame, days, "game_date")
-    warehouse.replace_days(PLAYER_GAME_STATS, frame, days)
+    counts = store_days(lake, warehouse, PLAYER_GAME_STATS, frame, days)
     add_partition_metadata(
         context, frame, days, "game_date", "game_id", {"players": pl.col("player_id").n_unique()}
     )
@@ -108,8 +108,7 @@ def team_game_stats(
     players = lake.read_days("player_game_stats", days)
     outcomes = checks.team_game_checks(frame, players)
     yield from stop_if_blocked("team_game_stats", outcomes)
-    counts = lake.write_days("team_game_stats", frame, days, "game_date")
-    warehouse.replace_days(TEAM_GAME_STATS, frame, days)
+    counts = store_days(lake, warehouse, TEAM_GAME_STATS, frame, days)
     add_partition_metadata(
         context, frame, days, "game_date", "game_id", {"mean_pace": pl.col("pace").mean().round(2)}
     )

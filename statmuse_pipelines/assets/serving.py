@@ -7,7 +7,7 @@ import dagster as dg
 import joblib
 import polars as pl
 
-from statmuse_pipelines.assets._common import md_table, range_metadata
+from statmuse_pipelines.assets._common import md_table, range_metadata, store_days
 from statmuse_pipelines.assets.features import player_features
 from statmuse_pipelines.assets.lines import read_market_lines
 from statmuse_pipelines.core.datasets import TARGETS
@@ -142,8 +142,7 @@ def daily_predictions(
         notes.update({f"{day} {k}": v for k, v in skipped.items()})
         games, players = games + n_games, players + n_players
     out = keep_skipped_history(pl.concat(frames), lake, days)
-    counts = lake.write_days("predictions", out, days, "prediction_date")
-    warehouse.replace_days(PREDICTIONS, out, days, date_column="prediction_date")
+    counts = store_days(lake, warehouse, PREDICTIONS, out, days, "prediction_date")
     top = (
         out.filter(pl.col("recommendation") != "PASS")
         .sort("confidence", descending=True)

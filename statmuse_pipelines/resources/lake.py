@@ -7,6 +7,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -17,6 +18,22 @@ from pydantic import Field
 
 class MissingPartitionError(FileNotFoundError):
     """An upstream partition that has not been materialized yet."""
+
+
+@dataclass
+class StagedDays:
+    """Lake files written under temporary names, not yet in place."""
+
+    files: list[tuple[Path, Path]] = field(default_factory=list)  # (temporary, final)
+    counts: dict[date, int] = field(default_factory=dict)
+
+    def commit(self) -> None:
+        for tmp, final in self.files:
+            os.replace(tmp, final)
+
+    def abort(self) -> None:
+        for tmp, _ in self.files:
+            tmp.unlink(missing_ok=True)
 
 
 class CorruptPartitionError(OSError):
@@ -67,6 +84,19 @@ class LakeResource(dg.ConfigurableResource):
         so a failure part-way leaves every existing partition as it was. Rows dated outside
         `days` are an error: a partition only ever holds its own date.
         """
+        staged = self.stage_days(table, frame, days, date_column)
+        staged.commit()
+        return staged.counts
+
+    def stage_days(
+        self,
+        table: str,
+        frame: pl.DataFrame,
+        days: Sequence[date],
+        date_column: str,
+    ) -> StagedDays:
+        """`write_days` up to the renames: the new files under temporary names, to `commit()`
+        (rename over the old ones) or `abort()` (delete) once the other store has its rows."""
         wanted = set(days)
         outside = frame.filter(~pl.col(date_column).is_in(sorted(wanted)))
         if outside.height:
@@ -78,8 +108,7 @@ class LakeResource(dg.ConfigurableResource):
             key[0]: part for key, part in frame.partition_by(date_column, as_dict=True).items()
         }
         empty = frame.clear()
-        staged: list[tuple[Path, Path]] = []
-        counts: dict[date, int] = {}
+        staged = StagedDays()
         try:
             for day in sorted(wanted):
                 part = parts.get(day, empty)
@@ -87,15 +116,12 @@ class LakeResource(dg.ConfigurableResource):
                 final.parent.mkdir(parents=True, exist_ok=True)
                 tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")
                 part.write_parquet(tmp, statistics=True)
-                staged.append((tmp, final))
-                counts[day] = part.height
+                staged.files.append((tmp, final))
+                staged.counts[day] = part.height
         except BaseException:
-            for tmp, _ in staged:
-                tmp.unlink(missing_ok=True)
+            staged.abort()
             raise
-        for tmp, final in staged:
-            os.replace(tmp, final)
-        return counts
+        return staged
 
     def read_days(
         self,

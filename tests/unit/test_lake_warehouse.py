@@ -154,3 +154,42 @@ def test_a_damaged_lake_file_is_named_with_what_to_do(tmp_path):
         lake.read_days("t", days)
     text = str(err.value)
     assert str(lake.path("t", days[1])) in text and "materialize t for 2024-01-02" in text
+
+
+def test_a_warehouse_that_cannot_be_written_leaves_the_lake_as_it_was(tmp_path, rows):
+    from statmuse_pipelines.assets._common import store_days
+
+    lake = LakeResource(root=str(tmp_path / "lake"))
+    path = tmp_path / "w.duckdb"
+    wh = WarehouseResource(path=str(path), lock_timeout_seconds=1.0)
+    store_days(lake, wh, PLAYER_GAME_STATS, rows, DAYS)
+    before = {d: lake.path("player_game_stats", d).read_bytes() for d in DAYS}
+    changed = rows.with_columns(plus_minus=pl.col("plus_minus") + 18)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import duckdb, time
+            con = duckdb.connect({str(path)!r})
+            print("holding", flush=True)
+            time.sleep(30)
+        """)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        with pytest.raises(WarehouseBusyError):
+            store_days(lake, wh, PLAYER_GAME_STATS, changed, DAYS)
+    finally:
+        holder.kill()
+        holder.wait()
+    # both stores still agree on the old rows, and no staged file is left behind
+    assert {d: lake.path("player_game_stats", d).read_bytes() for d in DAYS} == before
+    assert not list((tmp_path / "lake" / "player_game_stats").glob(".*.tmp"))
+    in_wh = wh.query("SELECT sum(plus_minus) AS s FROM player_game_stats")["s"][0]
+    assert in_wh == rows["plus_minus"].sum()
+    # once the file is free, both take the new rows
+    store_days(lake, wh, PLAYER_GAME_STATS, changed, DAYS)
+    assert lake.read_days("player_game_stats", DAYS)["plus_minus"].sum() == in_wh + 18 * rows.height
+    assert (
+        wh.query("SELECT sum(plus_minus) AS s FROM player_game_stats")["s"][0]
+        == in_wh + 18 * rows.height
+    )
