@@ -9,7 +9,11 @@ from statmuse_pipelines.assets._common import add_partition_metadata, md_table, 
 from statmuse_pipelines.core.gamelog import GameLogError
 from statmuse_pipelines.partitions import daily_partitions, partition_days
 from statmuse_pipelines.resources.lake import LakeResource
-from statmuse_pipelines.resources.sources import GameLogSource, NbaApiUnavailable
+from statmuse_pipelines.resources.sources import (
+    GameLogSource,
+    NbaApiUnavailable,
+    NbaApiUnreachable,
+)
 
 # stats.nba.com throttles and times out: after the source's own retries, Dagster tries the step
 # again later. Bad data is not retried: it fails at once with the source's message.
@@ -40,6 +44,8 @@ def _ingest(
     started = time.monotonic()
     try:
         frame = game_logs.fetch(mode, days[0], days[-1])
+    except NbaApiUnreachable as exc:  # nothing answers: waiting minutes to retry will not help
+        raise dg.Failure(f"{table}: nothing was written: {exc}") from exc
     except NbaApiUnavailable as exc:
         raise dg.RetryRequested(
             max_retries=_RETRIES_WHEN_UNAVAILABLE, seconds_to_wait=_RETRY_AFTER_SECONDS

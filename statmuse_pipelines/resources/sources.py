@@ -123,6 +123,14 @@ _spacing_lock = threading.Lock()
 _last_call = [0.0]
 
 
+def _seconds(retry_after: str | None) -> float | None:
+    """A Retry-After given in seconds (an HTTP date is ignored: the backoff applies)."""
+    try:
+        return max(float(retry_after), 0.0) if retry_after is not None else None
+    except ValueError:
+        return None
+
+
 def _sleep(seconds: float) -> None:
     """Pause (a seam for tests, which record the pauses instead of waiting)."""
     time.sleep(seconds)
@@ -132,15 +140,69 @@ class NbaApiUnavailable(RuntimeError):
     """stats.nba.com did not answer usefully after every retry."""
 
 
+class NbaApiUnreachable(NbaApiUnavailable):
+    """The first call of a run could not connect at all: retrying for minutes will not help."""
+
+
+class NbaApiSettingsError(ValueError):
+    """The source's own settings are wrong (a typo in headers_json, say): never retried."""
+
+
+# the longest a Retry-After of stats.nba.com is honoured for
+MAX_RETRY_AFTER_SECONDS = 120.0
+
+
+class _Recording:
+    """nba_api's HTTP session, recording each answer's status and Retry-After (nba_api keeps
+    only the text)."""
+
+    def __init__(self, inner):
+        self.inner, self.status, self.retry_after = inner, None, None
+
+    def get(self, *args, **kwargs):
+        response = self.inner.get(*args, **kwargs)
+        self.status = getattr(response, "status_code", None)
+        headers = getattr(response, "headers", None) or {}
+        self.retry_after = headers.get("Retry-After")
+        return response
+
+
+def _within(seconds: float, call):
+    """`call()` with a deadline on the whole call (requests' timeout is per read: an answer
+    trickled a byte at a time never times out). A call past its deadline is left to finish in
+    a daemon thread and reported as a timeout."""
+    box: dict[str, Any] = {}
+
+    def run():
+        try:
+            box["value"] = call()
+        except BaseException as exc:  # handed to the caller
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise requests.Timeout(f"no complete answer within {seconds:g}s (deadline per call)")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
 class NbaApiGameLogSource(GameLogSource):
     """Live stats.nba.com through nba_api's LeagueGameLog: one call per season type and date range.
 
     stats.nba.com hangs on blocked addresses (a timeout, not an error), throttles bursts and
-    sometimes answers with an HTML page: every call has a timeout, calls are spaced, and failures
-    are retried with exponential backoff before giving up with a message that says what happened.
+    sometimes answers with an HTML page: every call has a timeout and a deadline, calls are
+    spaced, and failures are retried with exponential backoff (or after the Retry-After the
+    server asks for) before giving up with a message that says what happened, HTTP status
+    included. A run whose first call cannot connect at all fails at once.
     """
 
-    timeout_seconds: float = Field(default=30.0, description="per-request timeout")
+    timeout_seconds: float = Field(default=30.0, description="per-read timeout of a request")
+    deadline_seconds: float = Field(
+        default=90.0, description="the longest one request may take in all (a trickled answer)"
+    )
     max_attempts: int = Field(default=4, description="attempts per call before giving up")
     backoff_seconds: float = Field(default=2.0, description="first retry delay; doubles each time")
     min_interval_seconds: float = Field(default=0.6, description="minimum spacing between calls")
@@ -153,7 +215,20 @@ class NbaApiGameLogSource(GameLogSource):
         return "stats.nba.com via nba_api LeagueGameLog"
 
     def _headers(self) -> dict[str, str] | None:
-        return json.loads(self.headers_json) if self.headers_json else None
+        if not self.headers_json:
+            return None
+        try:
+            headers = json.loads(self.headers_json)
+        except ValueError as exc:
+            raise NbaApiSettingsError(
+                f"nba_api source: headers_json is not valid JSON ({exc}); expected an object "
+                'such as {"User-Agent": "...", "Referer": "https://www.nba.com/"}'
+            ) from None
+        if not isinstance(headers, dict):
+            raise NbaApiSettingsError(
+                f"nba_api source: headers_json must be a JSON object, not {type(headers).__name__}"
+            )
+        return headers
 
     def _wait_for_slot(self) -> None:
         with _spacing_lock:
@@ -162,43 +237,78 @@ class NbaApiGameLogSource(GameLogSource):
                 _sleep(wait)
             _last_call[0] = time.monotonic()
 
-    def _call(self, mode: str, season: int, season_type: str, start: date, end: date) -> list:
-        """One LeagueGameLog request, retried; returns (headers, rows)."""
+    def _request(self, what: str, make, first: bool) -> Any:
+        """`make(headers)` (an nba_api endpoint call returning its data), retried: timeouts,
+        refused connections, HTML or truncated JSON, throttling. `first`: the run's first call,
+        which fails at once when nothing answers at all."""
+        from nba_api.stats.library.http import NBAStatsHTTP
+
+        headers = self._headers()  # a settings error is not a network failure
+        last_error: Exception | None = None
+        status = None
+        for attempt in range(1, self.max_attempts + 1):
+            self._wait_for_slot()
+            recording = _Recording(NBAStatsHTTP.get_session())
+            NBAStatsHTTP.set_session(recording)
+            try:
+                return _within(self.deadline_seconds, lambda: make(headers))
+            except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
+                # RequestException: timeouts, refused connections; ValueError: an HTML page or
+                # truncated JSON instead of data; KeyError/TypeError: JSON of another shape
+                last_error, status = exc, recording.status
+                cannot_connect = isinstance(exc, requests.ConnectionError) and not isinstance(
+                    exc, requests.ReadTimeout
+                )
+                if first and attempt == 1 and cannot_connect:
+                    raise NbaApiUnreachable(
+                        f"{what}: cannot connect to stats.nba.com ({exc}); check the network "
+                        "or set a proxy (proxy=...): not retried, this run fails now"
+                    ) from exc
+                if attempt < self.max_attempts:
+                    delay = self.backoff_seconds * 2 ** (attempt - 1)
+                    asked = _seconds(recording.retry_after)
+                    if asked is not None:
+                        delay = min(max(delay, asked), MAX_RETRY_AFTER_SECONDS)
+                    http = f"HTTP {status}, " if status else ""
+                    log.warning("%s failed (%s%s); retry %d in %.1fs", what, http, exc, attempt,
+                                delay)  # fmt: skip
+                    _sleep(delay)
+            finally:
+                NBAStatsHTTP.set_session(recording.inner)
+        http = f"HTTP {status}; " if status else ""
+        raise NbaApiUnavailable(
+            f"{what}: no usable answer after {self.max_attempts} attempts "
+            f"(timeout {self.timeout_seconds:g}s per read, {self.deadline_seconds:g}s per call); "
+            f"{http}last error: {last_error!r}. "
+            "stats.nba.com times out for blocked networks: try a proxy (proxy=...)."
+        ) from last_error
+
+    def _call(
+        self, mode: str, season: int, season_type: str, start: date, end: date, first: bool = False
+    ) -> list:
+        """One LeagueGameLog request, retried; returns (what, headers, rows)."""
         from nba_api.stats.endpoints.leaguegamelog import LeagueGameLog
 
         what = (
             f"nba_api LeagueGameLog {mode} {season_label(season)} {season_type} "
             f"{start.isoformat()}..{end.isoformat()}"
         )
-        last_error: Exception | None = None
-        for attempt in range(1, self.max_attempts + 1):
-            self._wait_for_slot()
-            try:
-                endpoint = LeagueGameLog(
-                    player_or_team_abbreviation="P" if mode == "player" else "T",
-                    season=season_label(season),
-                    season_type_all_star=season_type,
-                    date_from_nullable=start.strftime("%m/%d/%Y"),
-                    date_to_nullable=end.strftime("%m/%d/%Y"),
-                    proxy=self.proxy,
-                    headers=self._headers(),
-                    timeout=self.timeout_seconds,
-                )
-                payload: dict[str, Any] = endpoint.league_game_log.get_dict()
-                return [what, payload["headers"], payload["data"]]
-            except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
-                # RequestException: timeouts, refused connections; ValueError: an HTML page or
-                # truncated JSON instead of data; KeyError/TypeError: JSON of another shape
-                last_error = exc
-                if attempt < self.max_attempts:
-                    delay = self.backoff_seconds * 2 ** (attempt - 1)
-                    log.warning("%s failed (%s); retry %d in %.1fs", what, exc, attempt, delay)
-                    _sleep(delay)
-        raise NbaApiUnavailable(
-            f"{what}: no usable answer after {self.max_attempts} attempts "
-            f"(timeout {self.timeout_seconds:g}s each); last error: {last_error!r}. "
-            "stats.nba.com times out for blocked networks: try a proxy (proxy=...)."
-        ) from last_error
+
+        def make(headers):
+            endpoint = LeagueGameLog(
+                player_or_team_abbreviation="P" if mode == "player" else "T",
+                season=season_label(season),
+                season_type_all_star=season_type,
+                date_from_nullable=start.strftime("%m/%d/%Y"),
+                date_to_nullable=end.strftime("%m/%d/%Y"),
+                proxy=self.proxy,
+                headers=headers,
+                timeout=self.timeout_seconds,
+            )
+            payload: dict[str, Any] = endpoint.league_game_log.get_dict()
+            return [what, payload["headers"], payload["data"]]
+
+        return self._request(what, make, first)
 
     def schedule(self, start: date, end: date) -> pl.DataFrame:
         """The scoreboard of each day (ScoreboardV2's GameHeader: one call per day)."""
@@ -207,24 +317,19 @@ class NbaApiGameLogSource(GameLogSource):
         rows = []
         day = start
         while day <= end:
-            what = f"nba_api ScoreboardV2 {day.isoformat()}"
-            for attempt in range(1, self.max_attempts + 1):
-                self._wait_for_slot()
-                try:
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")  # its line scores; the header is fine
-                        board = ScoreboardV2(
-                            game_date=day.isoformat(),
-                            proxy=self.proxy,
-                            headers=self._headers(),
-                            timeout=self.timeout_seconds,
-                        )
-                    header = board.game_header.get_dict()
-                    break
-                except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
-                    if attempt == self.max_attempts:
-                        raise NbaApiUnavailable(f"{what}: {exc!r}") from exc
-                    _sleep(self.backoff_seconds * 2 ** (attempt - 1))
+
+            def make(headers, day=day):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # its line scores; the header is fine
+                    board = ScoreboardV2(
+                        game_date=day.isoformat(),
+                        proxy=self.proxy,
+                        headers=headers,
+                        timeout=self.timeout_seconds,
+                    )
+                return board.game_header.get_dict()
+
+            header = self._request(f"nba_api ScoreboardV2 {day.isoformat()}", make, day == start)
             cols = header["headers"]
             for r in header["data"]:
                 g = dict(zip(cols, r, strict=False))
@@ -260,8 +365,8 @@ class NbaApiGameLogSource(GameLogSource):
 
     def fetch(self, mode: str, start: date, end: date) -> pl.DataFrame:
         frames = []
-        for season, season_type, a, b in self.requests_for(start, end):
-            what, headers, rows = self._call(mode, season, season_type, a, b)
+        for i, (season, season_type, a, b) in enumerate(self.requests_for(start, end)):
+            what, headers, rows = self._call(mode, season, season_type, a, b, first=i == 0)
             if not rows:
                 continue
             # every value as text, as from a CSV: coerce_game_log types it and names bad values
@@ -278,6 +383,8 @@ __all__ = [
     "GameLogError",
     "GameLogSource",
     "NbaApiGameLogSource",
+    "NbaApiSettingsError",
     "NbaApiUnavailable",
+    "NbaApiUnreachable",
     "SyntheticGameLogSource",
 ]

@@ -11,14 +11,22 @@ from nba_api.stats.library.http import NBAStatsHTTP
 
 from statmuse_pipelines.core.gamelog import GameLogError
 from statmuse_pipelines.resources import sources
-from statmuse_pipelines.resources.sources import NbaApiGameLogSource, NbaApiUnavailable
+from statmuse_pipelines.resources.sources import (
+    NbaApiGameLogSource,
+    NbaApiSettingsError,
+    NbaApiUnavailable,
+    NbaApiUnreachable,
+)
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "leaguegamelog_player_2024-10-22.json"
 
 
 class FakeResponse:
-    def __init__(self, text: str, status: int = 200, url: str = "https://stats.nba.com/fake"):
+    def __init__(
+        self, text: str, status: int = 200, url: str = "https://stats.nba.com/fake", headers=None
+    ):
         self.text, self.status_code, self.url = text, status, url
+        self.headers = headers or {}
 
 
 class FakeSession:
@@ -35,6 +43,8 @@ class FakeSession:
         answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
         if isinstance(answer, Exception):
             raise answer
+        if callable(answer):
+            return answer()
         return answer
 
 
@@ -136,3 +146,51 @@ def test_headers_can_be_replaced_when_stats_nba_com_changes_them(fake):
         headers_json='{"User-Agent": "x", "Referer": "https://www.nba.com/"}'
     ).fetch("player", date(2024, 10, 22), date(2024, 10, 22))
     assert session.calls[0]["headers"] == {"User-Agent": "x", "Referer": "https://www.nba.com/"}
+
+
+def test_a_trickled_answer_meets_the_deadline_of_the_whole_call(fake):
+    import time
+
+    def trickle():
+        time.sleep(2.0)  # each read within the timeout, the whole answer never done in time
+        return recorded()
+
+    session, _ = fake([trickle])
+    source = NbaApiGameLogSource(deadline_seconds=0.2, max_attempts=2, min_interval_seconds=0.0)
+    started = time.monotonic()
+    with pytest.raises(NbaApiUnavailable, match=r"no complete answer within 0\.2s"):
+        source.fetch("player", date(2024, 10, 22), date(2024, 10, 22))
+    assert len(session.calls) == 2 and time.monotonic() - started < 1.5
+
+
+def test_retry_after_is_honoured_and_the_status_reaches_the_message(fake):
+    throttled = FakeResponse("", status=429, headers={"Retry-After": "7"})
+    session, sleeps = fake([throttled, recorded()])
+    assert len(session.answers) == 2
+    source = NbaApiGameLogSource(backoff_seconds=2.0, min_interval_seconds=0.0)
+    assert source.fetch("player", date(2024, 10, 22), date(2024, 10, 22)).height == 4
+    assert [s for s in sleeps if s >= 1] == [7.0]
+    fake([FakeResponse("<html>Forbidden</html>", status=403)])
+    with pytest.raises(NbaApiUnavailable, match="HTTP 403"):
+        NbaApiGameLogSource(max_attempts=2, min_interval_seconds=0.0).fetch(
+            "team", date(2024, 1, 5), date(2024, 1, 5)
+        )
+
+
+def test_a_typo_in_headers_json_is_a_settings_error_not_retried(fake):
+    session, sleeps = fake([recorded()])
+    source = NbaApiGameLogSource(headers_json='{"User-Agent": "x",}')
+    with pytest.raises(NbaApiSettingsError, match="headers_json is not valid JSON"):
+        source.fetch("player", date(2024, 10, 22), date(2024, 10, 22))
+    assert session.calls == [] and not [s for s in sleeps if s >= 1]
+
+
+def test_a_first_call_that_cannot_connect_fails_at_once(fake):
+    session, sleeps = fake([requests.ConnectionError("[Errno 111] Connection refused")])
+    source = NbaApiGameLogSource(min_interval_seconds=0.0)
+    with pytest.raises(NbaApiUnreachable, match=r"cannot connect to stats\.nba\.com"):
+        source.fetch("player", date(2024, 10, 22), date(2024, 10, 22))
+    assert len(session.calls) == 1 and not [s for s in sleeps if s >= 1]
+    # a read timeout is not "cannot connect": it is retried as before
+    session, _ = fake([requests.ReadTimeout("read timed out"), recorded()])
+    assert source.fetch("player", date(2024, 10, 22), date(2024, 10, 22)).height == 4
