@@ -13,6 +13,9 @@
 |                     |                  | `proxy` (the default for files and nba_api)           |
 | STATMUSE_BOOK_ERROR | 0.12             | the simulated book's error, in standard deviations    |
 | STATMUSE_PACE_CHANGE| (none)           | DATE:FACTOR, a synthetic regime change (drift tests)  |
+| STATMUSE_RETRAIN_AFTER_DAYS | 14     | new game days after a model's data that retrain it    |
+| STATMUSE_NBA_API_PROXY | (none)    | proxy URL for stats.nba.com (read as an EnvVar)       |
+| STATMUSE_NBA_API_HEADERS | (none)  | JSON request headers for stats.nba.com (an EnvVar)   |
 """
 
 from __future__ import annotations
@@ -66,6 +69,11 @@ class Settings:
     lines: str | None = None  # None: `synthetic` for the synthetic source, else `proxy`
     pace_change: tuple[date, float] | None = None
     book_error: float = 0.12
+    retrain_after_days: int = 14  # new game days after a model's data that ask for a retrain
+    # STATMUSE_NBA_API_PROXY / STATMUSE_NBA_API_HEADERS are set: the nba_api source reads them as
+    # Dagster EnvVars, so the UI shows their names, never a proxy's password
+    nba_api_proxy: bool = False
+    nba_api_headers: bool = False
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
@@ -84,6 +92,10 @@ class Settings:
             raise SettingsError(
                 f"STATMUSE_LINES=synthetic is the synthetic league's book; the {self.source} "
                 "source needs a file/folder of sportsbook lines, or proxy"
+            )
+        if self.retrain_after_days < 1:
+            raise SettingsError(
+                f"STATMUSE_RETRAIN_AFTER_DAYS must be at least 1, got {self.retrain_after_days}"
             )
         if not (0 <= self.book_error < 10):
             raise SettingsError(
@@ -125,6 +137,9 @@ class Settings:
             lines=_lines(env.get("STATMUSE_LINES")),
             pace_change=_pace_change(env.get("STATMUSE_PACE_CHANGE")),
             book_error=_float(env, "STATMUSE_BOOK_ERROR", 0.12),
+            retrain_after_days=_int(env, "STATMUSE_RETRAIN_AFTER_DAYS", 14),
+            nba_api_proxy=bool(env.get("STATMUSE_NBA_API_PROXY")),
+            nba_api_headers=bool(env.get("STATMUSE_NBA_API_HEADERS")),
         )
 
 

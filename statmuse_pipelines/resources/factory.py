@@ -9,6 +9,7 @@ import dagster as dg
 from statmuse_pipelines.resources.lake import LakeResource
 from statmuse_pipelines.resources.lines import LinesResource
 from statmuse_pipelines.resources.models import ModelStoreResource
+from statmuse_pipelines.resources.policies import RetrainPolicy
 from statmuse_pipelines.resources.sources import (
     FilesGameLogSource,
     GameLogSource,
@@ -29,7 +30,13 @@ def game_log_source(settings: Settings) -> GameLogSource:
         )
         return FilesGameLogSource(directory=directory)
     if settings.source == "nba_api":
-        return NbaApiGameLogSource()
+        # EnvVars: the UI shows the variables' names, not a proxy's credentials
+        return NbaApiGameLogSource(
+            proxy=dg.EnvVar("STATMUSE_NBA_API_PROXY") if settings.nba_api_proxy else None,
+            headers_json=dg.EnvVar("STATMUSE_NBA_API_HEADERS")
+            if settings.nba_api_headers
+            else None,
+        )
     return SyntheticGameLogSource(
         seed=settings.seed,
         seasons=settings.seasons,
@@ -55,4 +62,5 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
         "model_store": ModelStoreResource(root=str(settings.models_dir)),
         "lines": lines_resource(settings),
+        "retrain_policy": RetrainPolicy(after_days=settings.retrain_after_days),
     }

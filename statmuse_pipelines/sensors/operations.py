@@ -10,7 +10,6 @@ checks and failed runs into alerts.
 """
 
 import json
-import os
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -19,6 +18,7 @@ from statmuse_pipelines.core.alerts import Alert
 from statmuse_pipelines.core.datasets import TARGETS
 from statmuse_pipelines.resources.lake import LakeResource
 from statmuse_pipelines.resources.models import ModelRegistry, ModelStoreResource
+from statmuse_pipelines.resources.policies import RetrainPolicy
 from statmuse_pipelines.resources.warehouse import WarehouseResource
 from statmuse_pipelines.sensors.jobs import refresh_game_days_job
 from statmuse_pipelines.settings import LEAGUE_TZ
@@ -51,7 +51,6 @@ retrain_job = dg.define_asset_job(
 )
 
 DAILY_TAG = "statmuse/daily"
-NEW_DAYS_FOR_RETRAIN = int(os.environ.get("STATMUSE_RETRAIN_AFTER_DAYS", "14") or 14)
 
 
 @dg.run_status_sensor(
@@ -140,15 +139,17 @@ def retrain_on_drift_sensor(context: dg.SensorEvaluationContext):
     job=retrain_job,
     minimum_interval_seconds=3600,
     default_status=dg.DefaultSensorStatus.STOPPED,
-    description=f"Retrain a stat once {NEW_DAYS_FOR_RETRAIN} new game days have arrived since its "
-    "production model's data ends (STATMUSE_RETRAIN_AFTER_DAYS).",
+    description="Retrain a stat once enough new game days (STATMUSE_RETRAIN_AFTER_DAYS, 14 by "
+    "default: the retrain_policy resource) have arrived since its production model's data ends.",
 )
 def new_data_sensor(
     context: dg.SensorEvaluationContext,
     lake: LakeResource,
     warehouse: WarehouseResource,
     model_store: ModelStoreResource,
+    retrain_policy: RetrainPolicy,
 ):
+    after = retrain_policy.after_days
     registry = ModelRegistry(warehouse, model_store)
     if not warehouse.table_exists("player_game_stats"):
         return dg.SkipReason("no box scores yet")
@@ -166,7 +167,7 @@ def new_data_sensor(
             "FROM player_game_stats WHERE game_date > ?",
             [through],
         ).row(0, named=True)
-        if found["days"] >= NEW_DAYS_FOR_RETRAIN and cursor.get(stat) != str(found["last"]):
+        if found["days"] >= after and cursor.get(stat) != str(found["last"]):
             cursor[stat] = str(found["last"])
             requests.append(
                 dg.RunRequest(
@@ -176,7 +177,7 @@ def new_data_sensor(
                 )
             )
     context.update_cursor(json.dumps(cursor))
-    return requests or dg.SkipReason(f"no stat has {NEW_DAYS_FOR_RETRAIN} new game days yet")
+    return requests or dg.SkipReason(f"no stat has {after} new game days yet")
 
 
 @dg.schedule(

@@ -22,6 +22,7 @@ from statmuse_pipelines.core.normalize import normalize_player_logs, normalize_t
 from statmuse_pipelines.definitions import build_definitions
 from statmuse_pipelines.resources.lake import LakeResource
 from statmuse_pipelines.resources.models import ModelRegistry
+from statmuse_pipelines.resources.policies import RetrainPolicy
 from statmuse_pipelines.resources.sources import SyntheticGameLogSource
 from statmuse_pipelines.resources.warehouse import WarehouseResource
 from statmuse_pipelines.runs import RunReport, live_days
@@ -273,6 +274,7 @@ def test_new_data_sensor_waits_for_enough_new_days(operated):
         "lake": LakeResource(root=str(settings.lake_dir)),
         "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
         "model_store": defs.resources["model_store"],
+        "retrain_policy": RetrainPolicy(after_days=14),
     }
     context = dg.build_sensor_context(instance=instance, resources=resources)
     result = new_data_sensor(context)
@@ -282,6 +284,10 @@ def test_new_data_sensor_waits_for_enough_new_days(operated):
     assert all(r.run_key.startswith(f"new-data-{r.partition_key}-") for r in result)
     again = new_data_sensor(context)
     assert isinstance(again, dg.SkipReason)  # cursor: asked once per new last game date
+    # the threshold is the policy's (STATMUSE_RETRAIN_AFTER_DAYS through Settings)
+    patient = {**resources, "retrain_policy": RetrainPolicy(after_days=10_000)}
+    later = new_data_sensor(dg.build_sensor_context(instance=instance, resources=patient))
+    assert isinstance(later, dg.SkipReason) and "10000 new game days" in later.skip_message
 
 
 def test_a_promoted_retrain_that_grades_worse_is_rolled_back_with_an_alert(operated):

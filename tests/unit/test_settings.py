@@ -36,6 +36,8 @@ def test_values_from_the_environment(tmp_path):
         ({"STATMUSE_SEASONS": "0"}, "at least 1"),
         ({"STATMUSE_BOOK_ERROR": "big"}, "STATMUSE_BOOK_ERROR='big' is not a number"),
         ({"STATMUSE_BOOK_ERROR": "-1"}, "STATMUSE_BOOK_ERROR must be a number from 0"),
+        ({"STATMUSE_RETRAIN_AFTER_DAYS": "two weeks"}, "STATMUSE_RETRAIN_AFTER_DAYS='two weeks'"),
+        ({"STATMUSE_RETRAIN_AFTER_DAYS": "0"}, "STATMUSE_RETRAIN_AFTER_DAYS must be at least 1"),
         (
             {"STATMUSE_SOURCE": "nba_api", "STATMUSE_LINES": "synthetic"},
             "STATMUSE_LINES=synthetic is the synthetic league's book",
@@ -60,3 +62,19 @@ def test_lines_default_to_the_sources_own(tmp_path):
     assert proxy.lines == "proxy"
     sloppy = Settings.from_env({"STATMUSE_HOME": str(tmp_path), "STATMUSE_BOOK_ERROR": "0.6"})
     assert sloppy.book_error == 0.6
+
+
+def test_nba_api_credentials_reach_the_resource_as_env_vars_not_values(tmp_path, monkeypatch):
+    import dagster as dg
+
+    from statmuse_pipelines.definitions import build_definitions
+
+    monkeypatch.setenv("STATMUSE_NBA_API_PROXY", "http://user:secret@proxy:8080")
+    monkeypatch.setenv("STATMUSE_NBA_API_HEADERS", '{"User-Agent": "x"}')
+    monkeypatch.setenv("STATMUSE_HOME", str(tmp_path))
+    monkeypatch.setenv("STATMUSE_SOURCE", "nba_api")
+    settings = Settings.from_env()
+    source = build_definitions(settings).resources["game_logs"]
+    assert source.proxy == dg.EnvVar("STATMUSE_NBA_API_PROXY")
+    assert source.headers_json == dg.EnvVar("STATMUSE_NBA_API_HEADERS")
+    assert "secret" not in repr(source)
