@@ -16,6 +16,8 @@
 | STATMUSE_RETRAIN_AFTER_DAYS | 14     | new game days after a model's data that retrain it    |
 | STATMUSE_NBA_API_PROXY | (none)    | proxy URL for stats.nba.com (read as an EnvVar)       |
 | STATMUSE_NBA_API_HEADERS | (none)  | JSON request headers for stats.nba.com (an EnvVar)   |
+| STATMUSE_ALERT_WEBHOOK | (none)    | URL alerts are POSTed to (read as an EnvVar)          |
+| STATMUSE_ALERT_SECRET | (none)     | key that signs each alert (an EnvVar)                 |
 """
 
 from __future__ import annotations
@@ -74,6 +76,8 @@ class Settings:
     # Dagster EnvVars, so the UI shows their names, never a proxy's password
     nba_api_proxy: bool = False
     nba_api_headers: bool = False
+    alert_webhook: bool = False  # STATMUSE_ALERT_WEBHOOK / STATMUSE_ALERT_SECRET are set (EnvVars)
+    alert_secret: bool = False
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
@@ -140,6 +144,8 @@ class Settings:
             retrain_after_days=_int(env, "STATMUSE_RETRAIN_AFTER_DAYS", 14),
             nba_api_proxy=bool(env.get("STATMUSE_NBA_API_PROXY")),
             nba_api_headers=bool(env.get("STATMUSE_NBA_API_HEADERS")),
+            alert_webhook=bool(env.get("STATMUSE_ALERT_WEBHOOK")),
+            alert_secret=bool(env.get("STATMUSE_ALERT_SECRET")),
         )
 
 

@@ -1,7 +1,6 @@
 """Stage `monitoring`: graded predictions, performance over time, drift, automatic rollback."""
 
 import base64
-import os
 from datetime import date, timedelta
 
 import dagster as dg
@@ -18,7 +17,7 @@ from statmuse_pipelines.assets.calibration import read_scored
 from statmuse_pipelines.assets.datasets import target_partitions
 from statmuse_pipelines.assets.normalize import player_game_stats
 from statmuse_pipelines.assets.serving import daily_predictions
-from statmuse_pipelines.core.alerts import Alert, deliver
+from statmuse_pipelines.core.alerts import Alert
 from statmuse_pipelines.core.drift import (
     DRIFT_DAYS,
     ECE_MARGIN,
@@ -39,7 +38,6 @@ from statmuse_pipelines.core.grading import (
     window_metrics,
 )
 from statmuse_pipelines.core.schemas import (
-    ALERTS,
     FEATURE_DRIFT,
     MODEL_PERFORMANCE,
     PLAYER_GAME_STATS,
@@ -47,18 +45,10 @@ from statmuse_pipelines.core.schemas import (
     PREDICTIONS,
 )
 from statmuse_pipelines.partitions import daily_partitions, partition_days
+from statmuse_pipelines.resources.alerts import AlertsResource
 from statmuse_pipelines.resources.lake import LakeResource
 from statmuse_pipelines.resources.models import ModelRegistry, ModelStoreResource, now_utc
 from statmuse_pipelines.resources.warehouse import WarehouseResource
-
-
-def record_alert(warehouse: WarehouseResource, alert: Alert) -> str:
-    """Write the alert and send it to the webhook (if STATMUSE_ALERT_WEBHOOK is set)."""
-    status = deliver(
-        alert, os.environ.get("STATMUSE_ALERT_WEBHOOK"), os.environ.get("STATMUSE_ALERT_SECRET")
-    )
-    warehouse.upsert(ALERTS, pl.DataFrame([{**alert.__dict__, "webhook": status}]))
-    return status
 
 
 def _stored(lake: LakeResource, table: str, first: date, last: date) -> list[date]:
@@ -124,6 +114,7 @@ def model_performance(
     lake: LakeResource,
     warehouse: WarehouseResource,
     model_store: ModelStoreResource,
+    alerts: AlertsResource,
 ) -> dg.MaterializeResult:
     """Per stat: MAE, Brier, ECE, hit rate, ROI and volume over 1, 7 and 30 days; rollbacks."""
     days = partition_days(context)
@@ -135,7 +126,7 @@ def model_performance(
     rows = pl.concat([performance(outcomes, d) for d in days])
     warehouse.replace_days(MODEL_PERFORMANCE, rows, days, date_column="as_of")
     rollbacks = check_rollbacks(
-        outcomes, days[-1], warehouse, model_store, context.log.info, config
+        outcomes, days[-1], warehouse, model_store, context.log.info, config, alerts
     )
     history = warehouse.query(
         "SELECT * FROM model_performance WHERE window_days = 7 AND as_of <= ? ORDER BY as_of",
@@ -167,11 +158,13 @@ def check_rollbacks(
     store: ModelStoreResource,
     log,
     rule: RollbackConfig | None = None,
+    alerts: AlertsResource | None = None,
 ) -> dict[str, str]:
     """The runbook's rule for each stat whose production version replaced another one: once the
     new version has `window_days` of graded predictions, compare them with the previous version's
     last `window_days`; roll back (and raise an alert) if it did worse by more than the margins."""
     rule = rule or RollbackConfig()
+    alerts = alerts or AlertsResource()
     registry = ModelRegistry(warehouse, store)
     graded = outcomes.filter((pl.col("result") != "void") & (pl.col("prediction_date") <= day))
     decisions = {}
@@ -198,7 +191,7 @@ def check_rollbacks(
         if decision.roll_back:
             _, restored = registry.rollback(stat, f"automatic rollback: {decision.reason}")
             log(f"{stat}: rolled back {current} -> {restored}: {decision.reason}")
-            record_alert(
+            alerts.record(
                 warehouse,
                 Alert(
                     alert_id=f"rollback-{stat}-{current}",

@@ -6,6 +6,7 @@ import os
 
 import dagster as dg
 
+from statmuse_pipelines.resources.alerts import AlertsResource
 from statmuse_pipelines.resources.lake import LakeResource
 from statmuse_pipelines.resources.lines import LinesResource
 from statmuse_pipelines.resources.models import ModelStoreResource
@@ -63,4 +64,8 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         "model_store": ModelStoreResource(root=str(settings.models_dir)),
         "lines": lines_resource(settings),
         "retrain_policy": RetrainPolicy(after_days=settings.retrain_after_days),
+        "alerts": AlertsResource(
+            webhook_url=dg.EnvVar("STATMUSE_ALERT_WEBHOOK") if settings.alert_webhook else None,
+            secret=dg.EnvVar("STATMUSE_ALERT_SECRET") if settings.alert_secret else None,
+        ),
     }

@@ -21,6 +21,7 @@ import polars as pl
 import requests
 from pydantic import Field
 
+from statmuse_pipelines.core.deadline import DeadlineExceeded, call_within
 from statmuse_pipelines.core.files import load_range
 from statmuse_pipelines.core.gamelog import GameLogError, coerce_game_log, empty_game_log
 from statmuse_pipelines.core.normalize import SCHEDULE_SCHEMA, schedule_from_team_logs
@@ -167,28 +168,6 @@ class _Recording:
         return response
 
 
-def _within(seconds: float, call):
-    """`call()` with a deadline on the whole call (requests' timeout is per read: an answer
-    trickled a byte at a time never times out). A call past its deadline is left to finish in
-    a daemon thread and reported as a timeout."""
-    box: dict[str, Any] = {}
-
-    def run():
-        try:
-            box["value"] = call()
-        except BaseException as exc:  # handed to the caller
-            box["error"] = exc
-
-    worker = threading.Thread(target=run, daemon=True)
-    worker.start()
-    worker.join(seconds)
-    if worker.is_alive():
-        raise requests.Timeout(f"no complete answer within {seconds:g}s (deadline per call)")
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
-
-
 class NbaApiGameLogSource(GameLogSource):
     """Live stats.nba.com through nba_api's LeagueGameLog: one call per season type and date range.
 
@@ -251,8 +230,10 @@ class NbaApiGameLogSource(GameLogSource):
             recording = _Recording(NBAStatsHTTP.get_session())
             NBAStatsHTTP.set_session(recording)
             try:
-                return _within(self.deadline_seconds, lambda: make(headers))
-            except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
+                return call_within(self.deadline_seconds, lambda: make(headers))
+            except (
+                requests.RequestException, DeadlineExceeded, ValueError, KeyError, TypeError
+            ) as exc:  # fmt: skip
                 # RequestException: timeouts, refused connections; ValueError: an HTML page or
                 # truncated JSON instead of data; KeyError/TypeError: JSON of another shape
                 last_error, status = exc, recording.status

@@ -10,16 +10,20 @@ checks and failed runs into alerts.
 """
 
 import json
+import time
 from datetime import UTC, datetime
 
 import dagster as dg
+import polars as pl
 
 from statmuse_pipelines.core.alerts import Alert
 from statmuse_pipelines.core.datasets import TARGETS
+from statmuse_pipelines.core.schemas import ALERTS
+from statmuse_pipelines.resources.alerts import AlertsResource
 from statmuse_pipelines.resources.lake import LakeResource
 from statmuse_pipelines.resources.models import ModelRegistry, ModelStoreResource
 from statmuse_pipelines.resources.policies import RetrainPolicy
-from statmuse_pipelines.resources.warehouse import WarehouseResource
+from statmuse_pipelines.resources.warehouse import WarehouseBusyError, WarehouseResource
 from statmuse_pipelines.sensors.jobs import refresh_game_days_job
 from statmuse_pipelines.settings import LEAGUE_TZ
 
@@ -51,6 +55,8 @@ retrain_job = dg.define_asset_job(
 )
 
 DAILY_TAG = "statmuse/daily"
+# the alert sensor's deliveries per tick stay within this (Dagster stops a tick at 60 s)
+TICK_BUDGET_SECONDS = 40.0
 
 
 @dg.run_status_sensor(
@@ -203,16 +209,20 @@ def weekly_retrain_schedule(context: dg.ScheduleEvaluationContext):
     description="Failed asset checks and failed runs become rows in `alerts` (and a signed POST "
     "to STATMUSE_ALERT_WEBHOOK when set).",
 )
-def alert_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
+def alert_sensor(
+    context: dg.SensorEvaluationContext, warehouse: WarehouseResource, alerts: AlertsResource
+):
+    """Each tick: the checks and runs that failed since the last one become alerts; they are
+    POSTed within TICK_BUDGET_SECONDS (Dagster stops a sensor tick at 60 s: what is left waits
+    in the cursor for the next tick) and written to `alerts`. The cursor remembers what was
+    delivered, so a busy warehouse never makes a tick post the same alert twice."""
     from dagster._core.storage.asset_check_execution_record import (
         AssetCheckExecutionRecordStatus,
     )
 
-    from statmuse_pipelines.assets.monitoring import record_alert
-
     cursor = json.loads(context.cursor) if context.cursor else {"checks": 0, "runs": None}
     storage = context.instance.event_log_storage
-    alerts = []
+    found: list[Alert] = []
     newest = cursor["checks"]
     for key in context.repository_def.asset_graph.asset_check_keys:
         failed = storage.get_asset_check_execution_history(
@@ -227,7 +237,7 @@ def alert_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResour
             where = f"{key.asset_key.to_user_string()}.{key.name}" + (
                 f"[{record.partition}]" if record.partition else ""
             )
-            alerts.append(
+            found.append(
                 Alert(
                     alert_id=f"check-{record.id}",
                     created_at=_iso(record.create_timestamp),
@@ -244,7 +254,7 @@ def alert_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResour
     )
     for record in runs.records:
         run = context.instance.get_run_by_id(record.run_id)
-        alerts.append(
+        found.append(
             Alert(
                 alert_id=f"run-{record.run_id}",
                 created_at=_iso(record.timestamp),
@@ -255,13 +265,44 @@ def alert_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResour
                 run_id=record.run_id,
             )
         )
-    for alert in alerts:
-        record_alert(warehouse, alert)
-    context.update_cursor(json.dumps({"checks": newest, "runs": runs.cursor or cursor["runs"]}))
-    if not alerts:
+    waiting = [Alert(**a) for a in cursor.get("pending", [])]
+    queue = waiting + [a for a in found if a.alert_id not in {w.alert_id for w in waiting}]
+    if queue and alerts.webhook_url and not alerts.secret:
+        context.log.warning("alerts go out unsigned: STATMUSE_ALERT_SECRET is not set")
+    end = time.monotonic() + TICK_BUDGET_SECONDS
+    rows, left = [dict(r) for r in cursor.get("unrecorded", [])], []
+    for alert in queue:
+        remaining = end - time.monotonic()
+        if remaining < 1.0:
+            left.append(alert)
+            continue
+        rows.append({**alert.__dict__, "webhook": alerts.send(alert, min(remaining, 12.0))})
+    rows += [{**a.__dict__, "webhook": "waiting: the tick ran out of time"} for a in left]
+    unrecorded = []
+    if rows:
+        table = pl.DataFrame(rows).unique("alert_id", keep="last", maintain_order=True)
+        try:
+            warehouse.upsert(ALERTS, table)
+        except WarehouseBusyError as exc:  # delivered stays delivered; recorded next tick
+            context.log.warning(f"alerts not written yet ({exc}); the next tick writes them")
+            unrecorded = [r for r in table.to_dicts() if not r["webhook"].startswith("waiting")]
+    context.update_cursor(
+        json.dumps(
+            {
+                "checks": newest,
+                "runs": runs.cursor or cursor["runs"],
+                "pending": [a.__dict__ for a in left],
+                "unrecorded": unrecorded,
+            }
+        )
+    )
+    if not found and not waiting:
         return dg.SkipReason("nothing failed since the last tick")
-    context.log.info(f"{len(alerts)} alert(s) recorded")
-    return dg.SkipReason(f"{len(alerts)} alert(s) recorded")
+    sent = len(queue) - len(left)
+    context.log.info(f"{sent} alert(s) recorded, {len(left)} waiting for the next tick")
+    return dg.SkipReason(
+        f"{sent} alert(s) recorded" + (f", {len(left)} waiting for the next tick" if left else "")
+    )
 
 
 def _iso(ts: float) -> str:

@@ -20,6 +20,7 @@ from statmuse_pipelines.core.drift import UNMONITORED
 from statmuse_pipelines.core.features import build_features
 from statmuse_pipelines.core.normalize import normalize_player_logs, normalize_team_logs
 from statmuse_pipelines.definitions import build_definitions
+from statmuse_pipelines.resources.alerts import AlertsResource
 from statmuse_pipelines.resources.lake import LakeResource
 from statmuse_pipelines.resources.models import ModelRegistry
 from statmuse_pipelines.resources.policies import RetrainPolicy
@@ -213,7 +214,7 @@ def test_a_regime_change_fails_the_drift_check_and_asks_for_a_retrain(operated):
     assert not set(names) & UNMONITORED
 
 
-def test_failed_checks_and_failed_runs_become_signed_alerts(operated, monkeypatch):
+def test_failed_checks_and_failed_runs_become_signed_alerts(operated):
     settings, defs, instance, _ = operated
     received = []
 
@@ -229,8 +230,9 @@ def test_failed_checks_and_failed_runs_become_signed_alerts(operated, monkeypatc
 
     server = HTTPServer(("127.0.0.1", 0), Hook)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("STATMUSE_ALERT_WEBHOOK", f"http://127.0.0.1:{server.server_port}/hook")
-    monkeypatch.setenv("STATMUSE_ALERT_SECRET", "s3cret")
+    hook = AlertsResource(
+        webhook_url=f"http://127.0.0.1:{server.server_port}/hook", secret="s3cret"
+    )
     # a drift check that fails (a regime change in the features) and a run that fails (AST has
     # no production model in this league, so its drift check cannot run)
     changed = dataclasses.replace(settings, today=date(2026, 1, 1), pace_change=(TODAY, 1.3))
@@ -244,7 +246,7 @@ def test_failed_checks_and_failed_runs_become_signed_alerts(operated, monkeypatc
         )
     warehouse = WarehouseResource(path=str(settings.warehouse_path))
     context = dg.build_sensor_context(
-        instance=instance, definitions=defs, resources={"warehouse": warehouse}
+        instance=instance, definitions=defs, resources={"warehouse": warehouse, "alerts": hook}
     )
     try:
         tick = alert_sensor(context)

@@ -254,8 +254,24 @@ def test_alert_webhook_is_signed_retried_and_never_raises():
         raise requests.ConnectionError("refused")
 
     status = deliver(alert, "https://hooks.example/x", None, post=down, sleep=slept.append)
-    assert status == "failed after 3 attempts (ConnectionError)" and slept == [1.0, 2.0]
+    assert status.startswith("failed after 3 attempt(s) (ConnectionError)") and slept == [1.0, 2.0]
+    assert status.endswith("unsigned: STATMUSE_ALERT_SECRET is not set")  # said, not silent
     assert deliver(alert, None, None) == "not configured"
+
+
+def test_a_hanging_webhook_costs_the_deadline_not_minutes():
+    import time
+
+    alert = Alert("a2", "2026-01-20T06:00:00+00:00", "run_failed", "ERROR", "job", "failed")
+
+    def hangs(url, data, headers, timeout):
+        time.sleep(5)  # a webhook that accepts and never answers (or trickles)
+        return Response(200)
+
+    started = time.monotonic()
+    status = deliver(alert, "https://hooks.example/x", "k", post=hangs, deadline_seconds=0.5)
+    assert time.monotonic() - started < 2.0
+    assert status.startswith("failed after") and "DeadlineExceeded" in status
 
 
 def test_the_slate_bets_real_lines_only_and_only_where_the_blend_measured_an_edge():
