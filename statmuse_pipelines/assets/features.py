@@ -48,8 +48,16 @@ _PREVIEW = [
     pool="duckdb",
     deps=[player_game_stats, team_game_stats],
     check_specs=[
-        dg.AssetCheckSpec(n, asset="player_features", blocking=True, description=_CHECK_DOCS[n])
-        for n in checks.FEATURE_CHECK_NAMES
+        *(
+            dg.AssetCheckSpec(n, asset="player_features", blocking=True, description=_CHECK_DOCS[n])
+            for n in checks.FEATURE_CHECK_NAMES
+        ),
+        dg.AssetCheckSpec(
+            "later_features_are_current",
+            asset="player_features",
+            description="no stored feature day outside the run was computed before earlier box "
+            "scores were written again (WARN: re-run player_features for the days it lists)",
+        ),
     ],
 )
 def player_features(
@@ -85,6 +93,12 @@ def player_features(
     ]
     yield from stop_if_blocked("player_features", outcomes)
     counts = store_days(lake, warehouse, PLAYER_FEATURES, features, days)
+    box_scores = lake.modified("player_game_stats")
+    for day, written in lake.modified("team_game_stats").items():
+        box_scores[day] = max(written, box_scores.get(day, written))
+    current = checks.later_features_are_current(lake.modified("player_features"), box_scores, days)
+    if not current.passed:
+        context.log.warning(current.description)
     add_partition_metadata(context, features, days, "game_date", "game_id")
     context.log.info(
         f"player_features: {features.height:,} rows x {len(feature_names())} features; "
@@ -104,5 +118,5 @@ def player_features(
                 md_table(features.select(_PREVIEW).with_columns(pl.col(pl.Float32).round(2)))
             ),
         },
-        check_results=check_results("player_features", outcomes),
+        check_results=check_results("player_features", [*outcomes, current]),
     )

@@ -355,6 +355,33 @@ def dataset_checks(ds) -> list[CheckOutcome]:
     ]
 
 
+def later_features_are_current(
+    features_written: dict, box_scores_written: dict, run_days
+) -> CheckOutcome:
+    """WARN: stored feature days outside this run that were computed before the box scores of
+    their day or an earlier one were written again (say week 1 backfilled after week 2): every
+    feature reads the games before its date, so those rows may be stale. Arguments: day ->
+    write time."""
+    days = sorted(set(features_written) | set(box_scores_written))
+    newest, stale = float("-inf"), []
+    run = set(run_days)
+    for day in days:
+        newest = max(newest, box_scores_written.get(day, float("-inf")))
+        if day in features_written and day not in run and features_written[day] < newest:
+            stale.append(day)
+    bad = pl.DataFrame({"game_date": stale}, schema={"game_date": pl.Date})
+    span = f"{stale[0]}..{stale[-1]}" if stale else ""
+    return _outcome(
+        "later_features_are_current",
+        bad,
+        len(features_written),
+        "every stored feature day was computed after the box scores before it",
+        "{n} feature day(s) " + f"({span}) were computed before earlier box scores were "
+        "written again: materialize player_features for them again",
+        severity="WARN",
+    )
+
+
 FEATURE_CHECK_NAMES = (
     "features_are_pregame",
     "one_row_per_player_game",

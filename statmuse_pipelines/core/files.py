@@ -101,6 +101,18 @@ def load_range(directory: Path, mode: str, start: date, end: date) -> pl.DataFra
         window = name_window(path)
         if window is not None and (window[1] < start or window[0] > end):
             continue
-        frame = read_export(path, mode).filter(pl.col("GAME_DATE").is_between(start, end))
-        frames.append((str(path), frame))
+        typed = read_export(path, mode)
+        if window is not None and window[0] == window[1]:
+            # a day's file holds that day's games: a row dated otherwise would be kept by a
+            # range run and lost by a re-run of its own day, so it is an error either way
+            other = typed.with_row_index("__row", offset=1).filter(pl.col("GAME_DATE") != window[0])
+            if other.height:
+                raise GameLogError(
+                    str(path),
+                    f"dated {other['GAME_DATE'][0]}, not {window[0]} as the file's name says "
+                    f"({other.height} such row(s)): move the rows to their own day's file",
+                    "GAME_DATE",
+                    int(other["__row"][0]),
+                )
+        frames.append((str(path), typed.filter(pl.col("GAME_DATE").is_between(start, end))))
     return combine(frames, mode).sort("GAME_DATE", "GAME_ID", *KEYS[mode][:1])

@@ -161,6 +161,16 @@ class LakeResource(dg.ConfigurableResource):
                 out[day] = pq.ParquetFile(path).metadata.num_rows
         return out
 
+    def modified(self, table: str) -> dict[date, float]:
+        """When each stored day of `table` was last written (file modification time)."""
+        folder = Path(self.root) / table
+        if not folder.is_dir():
+            return {}
+        return {
+            date.fromisoformat(p.stem.removeprefix("date=")): p.stat().st_mtime
+            for p in folder.glob("date=*.parquet")
+        }
+
     def stored_days(self, table: str) -> list[date]:
         """Every date that has a file for `table`."""
         folder = Path(self.root) / table

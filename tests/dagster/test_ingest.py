@@ -43,7 +43,7 @@ def test_a_range_is_one_run_writing_one_file_per_day(settings):
     assert stats.height == raw.height > 500
     # every check ran and passed
     evaluations = check_evaluations(result)
-    assert len(evaluations) == 2 + 7 + 8 + 3 and all(evaluations.values())
+    assert len(evaluations) == 2 + 7 + 8 + 4 and all(evaluations.values())
     # the warehouse holds exactly the lake's rows
     wh = WarehouseResource(path=str(settings.warehouse_path))
     in_wh = wh.query("SELECT * FROM player_game_stats ORDER BY game_id, player_id")
@@ -97,3 +97,14 @@ def test_runs_are_recorded_in_the_instance(settings, home):
             dg.AssetKey("player_game_stats"), limit=100
         ).records
         assert {r.partition_key for r in records} == {d.isoformat() for d in DAYS}
+
+
+def test_an_earlier_week_backfilled_after_a_later_one_says_the_later_features_are_stale(settings):
+    week2 = (date(2025, 10, 26), date(2025, 11, 1))
+    assert run_range(settings, *week2).success
+    earlier = run_range(settings, FIRST, LAST)
+    assert earlier.success
+    assert check_evaluations(earlier)["player_features.later_features_are_current"] is False
+    # materializing the later week again brings its features up to date
+    again = run_range(settings, *week2)
+    assert check_evaluations(again)["player_features.later_features_are_current"] is True

@@ -104,7 +104,7 @@ def test_runs_materializations_and_checks_live_in_postgres(postgres_url, home, m
             [run_id],
         )
         statuses = dict(cur.fetchall())
-        assert len(statuses) == 2 + 7 + 8 + 3  # raw, stats, team stats and features checks
+        assert len(statuses) == 2 + 7 + 8 + 4  # raw, stats, team stats and features checks
         assert set(statuses.values()) == {"SUCCEEDED"}
 
 

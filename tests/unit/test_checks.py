@@ -117,3 +117,24 @@ def test_check_names_match_what_the_assets_declare(week):
     )
     assert tuple(o.name for o in checks.team_game_checks(teams, players)) == checks.TEAM_CHECK_NAMES
     assert checks.has_expected_columns(players, PLAYER_GAME_STATS).passed
+
+
+def test_features_computed_before_earlier_box_scores_changed_are_flagged():
+    from datetime import date, timedelta
+
+    days = [date(2024, 11, 1) + timedelta(days=i) for i in range(14)]
+    # week 2 first (box scores, then features), then week 1
+    stats = {d: 100.0 + i for i, d in enumerate(days[7:])} | {
+        d: 200.0 + i for i, d in enumerate(days[:7])
+    }
+    features = {d: 150.0 + i for i, d in enumerate(days[7:])} | {
+        d: 250.0 + i for i, d in enumerate(days[:7])
+    }
+    outcome = checks.later_features_are_current(features, stats, days[:7])
+    assert not outcome.passed and outcome.severity == "WARN"
+    assert outcome.examples["game_date"].to_list() == days[7:12]  # the first five shown
+    assert "7 feature day(s) (2024-11-08..2024-11-14)" in outcome.description
+    # in order (week 1, then week 2): nothing is stale
+    in_order = {d: 100.0 + i for i, d in enumerate(days)}
+    later = {d: 100.5 + i for i, d in enumerate(days)}
+    assert checks.later_features_are_current(later, in_order, days[7:]).passed

@@ -103,3 +103,27 @@ def test_unreadable_parquet_names_the_file(tmp_path):
     (folder / "season=2024-25.parquet").write_bytes(b"PAR1 not really")
     with pytest.raises(GameLogError, match=r"season=2024-25\.parquet: cannot read the file"):
         load_range(tmp_path, "team", date(2024, 10, 1), date(2024, 10, 31))
+
+
+def test_a_row_in_another_days_file_is_an_error_whatever_the_range(tmp_path):
+    from datetime import date
+
+    import pytest
+
+    from statmuse_pipelines.core.files import load_range
+    from statmuse_pipelines.core.gamelog import GameLogError
+    from tests.dagster.exports import write_exports
+
+    root = write_exports(tmp_path / "x", date(2024, 10, 22), date(2024, 10, 24))
+    day23 = root / "player_game_logs" / "2024-10-23.csv"
+    lines = day23.read_text().splitlines()
+    header = lines[0].split(",")
+    moved = lines[3].split(",")
+    moved[header.index("GAME_DATE")] = "2024-10-24"
+    day23.write_text("\n".join([*lines[:3], ",".join(moved), *lines[4:]]) + "\n")
+    for start, end in ((date(2024, 10, 22), date(2024, 10, 24)), (date(2024, 10, 23),) * 2):
+        with pytest.raises(GameLogError) as err:
+            load_range(root, "player", start, end)
+        text = str(err.value)
+        assert str(day23) in text and "column GAME_DATE, row 3" in text
+        assert "dated 2024-10-24, not 2024-10-23" in text
