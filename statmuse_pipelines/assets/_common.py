@@ -101,6 +101,44 @@ def blocking_failures(outcomes: Iterable[CheckOutcome]) -> list[CheckOutcome]:
     return [o for o in outcomes if not o.passed and o.severity == "ERROR"]
 
 
+RAW_TABLES = ("raw_player_game_logs", "raw_team_game_logs")
+
+
+def stop_if_raw_rejected(
+    asset: str, outcomes: list[CheckOutcome], lake, days: Sequence[date]
+) -> Iterator[dg.AssetCheckResult]:
+    """`stop_if_blocked` for the stage that checks the raw answers: on a blocking failure the
+    raw files of `days` go to rejected/ and the previous (accepted) copies come back, so the
+    audit copy is always the last accepted answer; otherwise nothing is yielded."""
+    if not blocking_failures(outcomes):
+        return
+    note = reject_raw(lake, days)
+    try:
+        yield from stop_if_blocked(asset, outcomes)
+    except dg.Failure as failure:
+        raise dg.Failure(
+            description=f"{failure.description}" + (f". {note}" if note else ""),
+            metadata=failure.metadata,
+        ) from None
+
+
+def reject_raw(lake, days: Sequence[date]) -> str:
+    """The raw answers of `days` were rejected: the previous copies come back (see
+    `LakeResource.reject`); a sentence saying what was restored."""
+    restored = {t: lake.reject(t, days) for t in RAW_TABLES}
+    return "; ".join(
+        f"{t}: the previous copy of {len(r)} day(s) restored, the new one kept in {t}/rejected/"
+        for t, r in restored.items()
+        if r
+    )
+
+
+def accept_raw(lake, days: Sequence[date]) -> None:
+    """The raw answers of `days` passed the checks: their previous copies are dropped."""
+    for table in RAW_TABLES:
+        lake.accept(table, days)
+
+
 def stop_if_blocked(asset: str, outcomes: list[CheckOutcome]) -> Iterator[dg.AssetCheckResult]:
     """Stop the step when the new rows failed a blocking check; otherwise yield nothing.
 

@@ -61,7 +61,9 @@ def _ingest(
     stored = lake.stored_rows(table, days)
     emptied = {d: n for d, n in stored.items() if n and d not in answered}
     kept = {} if config.replace_empty_days else emptied
-    counts = lake.write_days(table, frame, [d for d in days if d not in kept], "GAME_DATE")
+    written = [d for d in days if d not in kept]
+    lake.keep_previous(table, written)  # until normalization accepts the new answer
+    counts = lake.write_days(table, frame, written, "GAME_DATE")
     counts.update(kept)
     if kept:
         context.log.warning(

@@ -6,16 +6,22 @@ import dagster as dg
 import polars as pl
 
 from statmuse_pipelines.assets._common import (
+    accept_raw,
     add_partition_metadata,
     check_results,
     md_table,
     range_metadata,
-    stop_if_blocked,
+    reject_raw,
+    stop_if_raw_rejected,
     store_days,
 )
 from statmuse_pipelines.assets.ingest import raw_player_game_logs, raw_team_game_logs
 from statmuse_pipelines.core import checks
-from statmuse_pipelines.core.normalize import normalize_player_logs, normalize_team_logs
+from statmuse_pipelines.core.normalize import (
+    NormalizationError,
+    normalize_player_logs,
+    normalize_team_logs,
+)
 from statmuse_pipelines.core.schemas import PLAYER_GAME_STATS, TEAM_GAME_STATS
 from statmuse_pipelines.partitions import daily_partitions, partition_days
 from statmuse_pipelines.resources.lake import LakeResource
@@ -75,10 +81,16 @@ def player_game_stats(
     """One typed, deduplicated row per player per game played. Every check runs on the new rows
     before anything is written, the team totals of the same days' team box scores included."""
     days = partition_days(context)
-    frame = normalize_player_logs(lake.read_days("raw_player_game_logs", days))
-    teams = normalize_team_logs(lake.read_days("raw_team_game_logs", days))
+    try:
+        frame = normalize_player_logs(lake.read_days("raw_player_game_logs", days))
+        teams = normalize_team_logs(lake.read_days("raw_team_game_logs", days))
+    except NormalizationError as exc:
+        note = reject_raw(lake, days)
+        raise dg.Failure(
+            f"player_game_stats: nothing was written: {exc}" + (f". {note}" if note else "")
+        ) from exc
     outcomes = checks.player_game_checks(frame, teams)
-    yield from stop_if_blocked("player_game_stats", outcomes)
+    yield from stop_if_raw_rejected("player_game_stats", outcomes, lake, days)
     counts = store_days(lake, warehouse, PLAYER_GAME_STATS, frame, days)
     add_partition_metadata(
         context, frame, days, "game_date", "game_id", {"players": pl.col("player_id").n_unique()}
@@ -107,8 +119,9 @@ def team_game_stats(
     frame = normalize_team_logs(lake.read_days("raw_team_game_logs", days))
     players = lake.read_days("player_game_stats", days)
     outcomes = checks.team_game_checks(frame, players)
-    yield from stop_if_blocked("team_game_stats", outcomes)
+    yield from stop_if_raw_rejected("team_game_stats", outcomes, lake, days)
     counts = store_days(lake, warehouse, TEAM_GAME_STATS, frame, days)
+    accept_raw(lake, days)  # both tables of these days passed every check
     add_partition_metadata(
         context, frame, days, "game_date", "game_id", {"mean_pace": pl.col("pace").mean().round(2)}
     )

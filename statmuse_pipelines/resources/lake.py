@@ -161,6 +161,43 @@ class LakeResource(dg.ConfigurableResource):
                 out[day] = pq.ParquetFile(path).metadata.num_rows
         return out
 
+    # --- the raw audit copies: the last accepted answer stays until a new one is accepted -----
+
+    def keep_previous(self, table: str, days: Sequence[date]) -> None:
+        """Before `days` of `table` are overwritten: copy the stored files to previous/."""
+        folder = self.table_dir(table) / "previous"
+        for day in days:
+            path = self.path(table, day)
+            if path.exists():
+                folder.mkdir(parents=True, exist_ok=True)
+                tmp = folder / f".{path.name}.{uuid.uuid4().hex}.tmp"
+                shutil.copy2(path, tmp)
+                os.replace(tmp, folder / path.name)
+
+    def accept(self, table: str, days: Sequence[date]) -> None:
+        """The new files of `days` were accepted downstream: their previous copies go."""
+        for day in days:
+            (self.table_dir(table) / "previous" / self.path(table, day).name).unlink(
+                missing_ok=True
+            )
+
+    def reject(self, table: str, days: Sequence[date]) -> list[date]:
+        """The new files of `days` were rejected downstream: each moves to rejected/ (for a
+        person to inspect) and its previous copy, where there is one, is put back. Returns the
+        days restored."""
+        restored = []
+        for day in days:
+            path = self.path(table, day)
+            previous = self.table_dir(table) / "previous" / path.name
+            if not path.exists() or not previous.exists():
+                continue
+            rejected = self.table_dir(table) / "rejected"
+            rejected.mkdir(parents=True, exist_ok=True)
+            os.replace(path, rejected / path.name)
+            os.replace(previous, path)
+            restored.append(day)
+        return restored
+
     def modified(self, table: str) -> dict[date, float]:
         """When each stored day of `table` was last written (file modification time)."""
         folder = Path(self.root) / table

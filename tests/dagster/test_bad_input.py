@@ -80,6 +80,7 @@ def test_a_blocking_check_stops_bad_rows_before_they_are_stored(stored):
     settings, exports = stored
     before = snapshot(settings)
     # well-formed but inconsistent: points that do not add up
+    original = player_csv(exports, date(2024, 10, 23)).read_text()
     edit_csv(player_csv(exports, date(2024, 10, 23)), 3, "PTS", "99")
     result = run_range(settings, FIRST, LAST, raise_on_error=False)
     assert not result.success
@@ -89,13 +90,21 @@ def test_a_blocking_check_stops_bad_rows_before_they_are_stored(stored):
     assert "team_game_stats" not in {
         e.step_key for e in result.all_events if e.event_type_value == "STEP_START"
     }
-    assert "points_add_up" in failure_message(result)
-    files, rows = snapshot(settings)
-    # the audit copy took the new raw rows; nothing downstream of it changed
-    assert rows == before[1]
-    for table in ("player_game_stats", "team_game_stats"):
-        for d in DAYS:
-            assert files[(table, d)] == before[0][(table, d)]
+    message = failure_message(result)
+    assert "points_add_up" in message and "previous copy of 3 day(s) restored" in message
+    # every stored file is as it was, the raw audit copies included (the last accepted answer);
+    # the rejected answer is kept beside them for a person to look at
+    assert snapshot(settings) == before
+    lake = LakeResource(root=str(settings.lake_dir))
+    rejected = lake.table_dir("raw_player_game_logs") / "rejected" / "date=2024-10-23.parquet"
+    assert (
+        rejected.exists()
+        and rejected.read_bytes() != before[0][("raw_player_game_logs", date(2024, 10, 23))]
+    )
+    # the good file again: accepted, and no previous copy is left behind
+    player_csv(exports, date(2024, 10, 23)).write_text(original)
+    assert run_range(settings, FIRST, LAST).success
+    assert not list((lake.table_dir("raw_player_game_logs") / "previous").glob("*.parquet"))
 
 
 def team_csv(exports: Path, day: date) -> Path:
