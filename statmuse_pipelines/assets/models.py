@@ -225,7 +225,7 @@ def player_models(
             manifest["production_rows"] = rows.height
             model_store.save_manifest(stat, version, manifest)
             registry.register(manifest, "production", now_utc(), registry.metrics(version))
-        registry.promote(stat, version, decision.reason)
+        registry.promote(stat, version, decision.reason, expected=production)
     stage = registry.stage(stat, version)
     context.log.info(f"{stat} {version}: {decision.reason}")
 

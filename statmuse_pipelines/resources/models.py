@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import duckdb
 import joblib
 import polars as pl
 import xgboost as xgb
@@ -293,25 +294,44 @@ class ModelRegistry:
             ),
         ]
 
-    def promote(self, stat: str, version: str, reason: str) -> str | None:
+    def promote(
+        self, stat: str, version: str, reason: str, expected: str | object | None = ...
+    ) -> str | None:
         """Make `version` production; the current production becomes archived. Returns the
-        version that was production before (None if none)."""
+        version that was production before (None if none). `expected`: the production version
+        the caller's decision was made against (a gate run minutes earlier); if another
+        promotion or a rollback changed it since, nothing changes and RegistryError says so
+        (checked inside the promotion's transaction, so two promotions never interleave)."""
         stage = self.stage(stat, version)
         if stage is None:
             raise RegistryError(f"no {stat} version {version} in the registry")
         if not self.store.has_fit(stat, version, "production"):
             raise RegistryError(f"{stat} {version} has no production fit yet: refit it first")
         current = self.production_version(stat)
+        if expected is not ... and current != expected:
+            raise RegistryError(_changed(stat, expected, current))
         if current == version:
             return current
         at = now_utc()
-        statements = []
+        # inside the transaction: production is still `current`, or nothing is written
+        statements = [
+            (
+                "SELECT CASE WHEN coalesce((SELECT any_value(version) FROM model_registry "
+                "WHERE stat = ? AND stage = 'production'), '') = ? THEN 1 ELSE error(?) END",
+                [stat, current or "", _changed(stat, current, "another version")],
+            )
+        ]
         if current:
             statements += self._set_stage_sql(
                 stat, current, "production", "archived", f"replaced by {version}", at
             )
         statements += self._set_stage_sql(stat, version, stage, "production", reason, at)
-        self.warehouse.execute(statements)
+        try:
+            self.warehouse.execute(statements)
+        except duckdb.Error as exc:
+            if "production changed" not in str(exc):
+                raise
+            raise RegistryError(_changed(stat, current, self.production_version(stat))) from None
         return current
 
     def rollback(self, stat: str, reason: str = "rollback") -> tuple[str, str]:
@@ -334,6 +354,14 @@ class ModelRegistry:
         )
         self.warehouse.execute(statements)
         return current, previous
+
+
+def _changed(stat: str, expected, now) -> str:
+    return (
+        f"{stat}: production changed during this run (it was {expected or 'none'}, it is "
+        f"{now or 'none'} now, after another promotion or a rollback): not promoted; run the "
+        "gate again against the new production version"
+    )
 
 
 def _short(metrics: dict) -> dict:

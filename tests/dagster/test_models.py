@@ -12,7 +12,7 @@ from statmuse_pipelines.core.features import build_features
 from statmuse_pipelines.core.normalize import normalize_player_logs, normalize_team_logs
 from statmuse_pipelines.definitions import build_definitions
 from statmuse_pipelines.resources.lake import LakeResource
-from statmuse_pipelines.resources.models import ModelRegistry, ModelStoreResource
+from statmuse_pipelines.resources.models import ModelRegistry, ModelStoreResource, RegistryError
 from statmuse_pipelines.resources.sources import SyntheticGameLogSource
 from statmuse_pipelines.resources.warehouse import WarehouseResource
 from statmuse_pipelines.settings import Settings
@@ -154,6 +154,26 @@ def test_train_gate_promote_reuse_and_keep_a_candidate(pipeline, capsys):
     # nothing earlier to go back to twice in a row? the first version was production before it
     assert main(["models", "rollback", "--stat", "PTS", "--home", str(settings.home)]) == 0
     assert reg.production_version("PTS") == candidate
+    # a decision made against an older production (a gate that ran while an operator promoted
+    # or rolled back) changes nothing and says why
+    with pytest.raises(RegistryError, match="production changed during this run"):
+        reg.promote("PTS", version, "a stale gate", expected=version)
+    assert reg.production_version("PTS") == candidate
+    assert reg.promote("PTS", version, "a current gate", expected=candidate) == candidate
+    assert reg.production_version("PTS") == version
+
+    # and a change between the read and the write is caught inside the transaction
+    class Raced(ModelRegistry):
+        reads = 0
+
+        def production_version(self, stat):
+            Raced.reads += 1  # the first read is stale: another promotion lands right after it
+            return None if Raced.reads == 1 else super().production_version(stat)
+
+    raced = Raced(reg.warehouse, reg.store)
+    with pytest.raises(RegistryError, match="production changed during this run"):
+        raced.promote("PTS", candidate, "raced")
+    assert reg.production_version("PTS") == version and reg.stage("PTS", candidate) == "archived"
 
 
 def test_registry_errors_are_one_line(pipeline, capsys):
