@@ -96,3 +96,22 @@ def test_configuration_errors_are_one_line(home, capsys):
     code = main(["train", "--stat", "PTS", "--stat", "DUNKS", "--home", str(home)])
     assert code == 2
     assert "unknown stat(s) DUNKS; one of PTS, REB" in capsys.readouterr().err
+
+
+def test_backfill_after_an_empty_answer_leaves_every_stored_day_as_it_was(home, tmp_path, capsys):
+    exports = write_exports(tmp_path / "exports", date(2024, 10, 22), date(2024, 10, 24))
+    args = ["backfill", "--source", "files", "--files-dir", str(exports), "--home", str(home),
+            "--start", "2024-10-22", "--end", "2024-10-24", "--stat", "PTS"]  # fmt: skip
+    assert main(args) == 0
+    wh = WarehouseResource(path=str(home / "warehouse.duckdb"))
+    query = "SELECT game_date, count(*) AS n FROM player_game_stats GROUP BY 1 ORDER BY 1"
+    before = wh.query(query).rows()
+    capsys.readouterr()
+    # the source answers one stored day with a header and no rows
+    for folder in ("player_game_logs", "team_game_logs"):
+        path = exports / folder / "2024-10-23.csv"
+        path.write_text(path.read_text().splitlines()[0] + "\n")
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert wh.query(query).rows() == before
+    assert "WARN raw_player_game_logs.empty_answers_keep_stored_days" in out
