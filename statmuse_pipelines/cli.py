@@ -68,7 +68,8 @@ def summarize(settings: Settings, report: RunReport, echo=print) -> None:
             FROM datasets WHERE is_latest ORDER BY target
             """
         )
-        echo(f"training datasets ({latest.height} targets, split by date 70/15/15):")
+        if latest.height:
+            echo(f"training datasets ({latest.height} targets, split by date 70/15/15):")
         for r in latest.iter_rows(named=True):
             echo(
                 f"  {r['target']:<8} {r['version']}  train {r['rows_train']:>7,} "

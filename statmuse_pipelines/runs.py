@@ -87,10 +87,16 @@ def fail_dead_runs(instance, echo: Echo = print) -> list[str]:
 
 
 @contextmanager
-def open_instance() -> Iterator:
-    """The instance at DAGSTER_HOME, after failing the runs of dead `statmuse` processes."""
+def open_instance(settings: Settings) -> Iterator:
+    """The instance at DAGSTER_HOME, after failing the runs of dead `statmuse` processes; every
+    warehouse table exists (empty until its asset runs) before the first run."""
     import dagster as dg
 
+    from statmuse_pipelines.core.schemas import TABLES
+    from statmuse_pipelines.resources.warehouse import WarehouseResource
+
+    settings.home.mkdir(parents=True, exist_ok=True)
+    WarehouseResource(path=str(settings.warehouse_path)).ensure_tables(list(TABLES.values()))
     with dg.DagsterInstance.get() as instance:
         fail_dead_runs(instance, lambda line: print(line, file=sys.stderr))
         yield instance
@@ -397,7 +403,7 @@ def run_pipeline(
     chunks = season_chunks(start, end)
     stats = list(stats or TARGETS)
     steps = len(chunks) + 1 + len(stats) + 1 + len(stats)
-    with open_instance() as instance:
+    with open_instance(settings) as instance:
         for i, (a, b) in enumerate(chunks, 1):
             t0 = time.monotonic()
             result = _days(days_job, instance, a, b)
@@ -482,7 +488,7 @@ def run_day(settings: Settings, day: date, echo: Echo = print) -> RunReport:
     began = time.monotonic()
     first, last = day - timedelta(days=REINGEST_DAYS), day - timedelta(days=1)
     tags = range_tags(first.isoformat(), last.isoformat())
-    with open_instance() as instance:
+    with open_instance(settings) as instance:
         _run(defs.resolve_job_def("refresh_game_days_job"), instance, report,
              f"[1/3] {first}..{last} ingest", echo, tags=tags)  # fmt: skip
         if report.failed is None:
@@ -504,7 +510,7 @@ def run_datasets(settings: Settings, echo: Echo = print) -> RunReport:
     job = build_definitions(settings).resolve_job_def("build_training_datasets_job")
     report = RunReport()
     began = time.monotonic()
-    with open_instance() as instance:
+    with open_instance(settings) as instance:
         _datasets(job, instance, report, "[1/1]", echo)
     report.seconds = time.monotonic() - began
     return report
@@ -522,7 +528,7 @@ def run_evaluation(
     defs = build_definitions(settings)
     report = RunReport()
     began = time.monotonic()
-    with open_instance() as instance:
+    with open_instance(settings) as instance:
         _evaluate(settings, defs, instance, stats, report, 1, 1 + len(stats), echo, walk_forward)
     report.seconds = time.monotonic() - began
     return report
@@ -539,7 +545,7 @@ def run_training(
     job = build_definitions(settings).resolve_job_def("train_models_job")
     report = RunReport()
     began = time.monotonic()
-    with open_instance() as instance:
+    with open_instance(settings) as instance:
         _models(settings, job, instance, stats, training or {}, report, 1, len(stats), echo)
     report.seconds = time.monotonic() - began
     return report

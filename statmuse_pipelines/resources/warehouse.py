@@ -168,6 +168,21 @@ class WarehouseResource(dg.ConfigurableResource):
         finally:
             con.close()
 
+    def ensure_tables(self, tables: Sequence[Table]) -> list[str]:
+        """Create, empty and with their comments, the `tables` that do not exist yet (so an
+        analyst's first query finds every table, drift and alerts included, before any row is
+        in it). A look with a read-only connection first: nothing is written when all exist.
+        Returns the names created."""
+        present: set[str] = set()
+        if Path(self.path).exists():
+            present = set(
+                self.query("SELECT table_name FROM information_schema.tables")["table_name"]
+            )
+        missing = [t for t in tables if t.name not in present]
+        if missing:
+            self.execute([], tables=missing)
+        return [t.name for t in missing]
+
     def table_exists(self, name: str) -> bool:
         if not Path(self.path).exists():
             return False

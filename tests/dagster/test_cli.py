@@ -6,6 +6,7 @@ from datetime import date
 import dagster as dg
 
 from statmuse_pipelines.cli import main, season_chunks
+from statmuse_pipelines.core.schemas import TABLES
 from statmuse_pipelines.resources.warehouse import WarehouseResource
 from tests.dagster.exports import edit_csv, write_exports
 
@@ -43,6 +44,12 @@ def test_demo_runs_the_synthetic_league_and_prints_a_summary(home, capsys):
     assert "player_features:" in out and "training datasets (12 targets" in out
     assert str(home / "warehouse.duckdb") in out
     wh = WarehouseResource(path=str(home / "warehouse.duckdb"))
+    # every table an analyst may query exists from the first run, drift and alerts included
+    # (empty here: no model was trained), with its documentation as comments
+    for name in TABLES:
+        assert wh.table_exists(name), name
+    comment = wh.query("SELECT comment FROM duckdb_tables() WHERE table_name = 'feature_drift'")
+    assert comment["comment"][0] == TABLES["feature_drift"].doc
     n = wh.query("SELECT count(*) AS n, max(game_date) AS last FROM player_game_stats")
     assert n["n"][0] > 500 and n["last"][0] == date(2025, 10, 25)
     # the days operated stored their lines, which say they are the simulated book's
