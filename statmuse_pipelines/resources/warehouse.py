@@ -173,14 +173,20 @@ class WarehouseResource(dg.ConfigurableResource):
         analyst's first query finds every table, drift and alerts included, before any row is
         in it). A look with a read-only connection first: nothing is written when all exist.
         Returns the names created."""
-        present: set[str] = set()
-        if Path(self.path).exists():
-            present = set(
-                self.query("SELECT table_name FROM information_schema.tables")["table_name"]
-            )
-        missing = [t for t in tables if t.name not in present]
-        if missing:
-            self.execute([], tables=missing)
+        # a courtesy, not a write the command needs: when another process holds the file it
+        # is skipped at once (the tables appear with the first write), never waited for
+        quick = self.model_copy(update={"lock_timeout_seconds": 0.0})
+        try:
+            present: set[str] = set()
+            if Path(self.path).exists():
+                present = set(
+                    quick.query("SELECT table_name FROM information_schema.tables")["table_name"]
+                )
+            missing = [t for t in tables if t.name not in present]
+            if missing:
+                quick.execute([], tables=missing)
+        except WarehouseBusyError:
+            return []
         return [t.name for t in missing]
 
     def table_exists(self, name: str) -> bool:

@@ -193,3 +193,33 @@ def test_a_warehouse_that_cannot_be_written_leaves_the_lake_as_it_was(tmp_path, 
         wh.query("SELECT sum(plus_minus) AS s FROM player_game_stats")["s"][0]
         == in_wh + 18 * rows.height
     )
+
+
+def test_every_table_is_created_once_and_a_held_file_is_never_waited_for(tmp_path):
+    import time
+
+    from statmuse_pipelines.core.schemas import TABLES
+
+    path = tmp_path / "w.duckdb"
+    wh = WarehouseResource(path=str(path))
+    assert sorted(wh.ensure_tables(list(TABLES.values()))) == sorted(TABLES)
+    assert wh.ensure_tables(list(TABLES.values())) == []  # all there: nothing written
+    other = WarehouseResource(path=str(tmp_path / "other.duckdb"))
+    duckdb.connect(str(tmp_path / "other.duckdb")).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import duckdb, time
+            con = duckdb.connect({str(tmp_path / "other.duckdb")!r})
+            print("holding", flush=True)
+            time.sleep(30)
+        """)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        started = time.monotonic()
+        assert other.ensure_tables(list(TABLES.values())) == []
+        assert time.monotonic() - started < 5  # skipped, not the 30 s lock wait
+    finally:
+        holder.kill()
+        holder.wait()
