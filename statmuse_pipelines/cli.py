@@ -329,6 +329,15 @@ def _stats(given: list[str] | None) -> list[str]:
     return stats
 
 
+def _iso_date(text: str) -> str:
+    """An option's date, checked when the command line is read (the text is kept)."""
+    try:
+        date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD ({exc})") from None
+    return text
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     settings = _settings(args, STATMUSE_HOME=args.home)
     stats = _stats(args.stat)
@@ -336,6 +345,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"statmuse train: {', '.join(stats)} from the datasets in {settings.lake_dir}")
     report = run_training(settings, stats, training)
     summarize(settings, report)
+    if report.failed is None and len(report.skipped) == len(stats):
+        print(
+            f"\nnothing trained: no dataset with train, validation and test rows for "
+            f"{', '.join(stats)} in {settings.lake_dir}; run `statmuse backfill` (which builds "
+            "them) or `statmuse datasets` first",
+            file=sys.stderr,
+        )
+        return 1
     return _finish(report)
 
 
@@ -638,14 +655,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--home", help="data root (default $STATMUSE_HOME or ./data)")
     demo.add_argument("--seed", type=int, help="league seed (default 7)")
     demo.add_argument("--seasons", type=int, help="seasons to simulate (default 3)")
-    demo.add_argument("--today", help="treat this ISO date as today (default: today)")
+    demo.add_argument(
+        "--today", type=_iso_date, help="treat this ISO date as today (default: today)"
+    )
     demo.set_defaults(func=cmd_demo)
 
     backfill = sub.add_parser(
         "backfill", help="run every stage for a date range, configured source"
     )
-    backfill.add_argument("--start", required=True, help="first game date, YYYY-MM-DD")
-    backfill.add_argument("--end", required=True, help="last game date, YYYY-MM-DD")
+    backfill.add_argument(
+        "--start", required=True, type=_iso_date, help="first game date, YYYY-MM-DD"
+    )
+    backfill.add_argument("--end", required=True, type=_iso_date, help="last game date, YYYY-MM-DD")
     backfill.add_argument("--source", choices=["synthetic", "files", "nba_api"])
     backfill.add_argument("--files-dir", help="folder of nba_api exports (files source)")
     backfill.add_argument("--home", help="data root (default $STATMUSE_HOME or ./data)")
@@ -681,10 +702,15 @@ def build_parser() -> argparse.ArgumentParser:
     def walk_forward_options(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--eval-start",
+            type=_iso_date,
             help="first date of the walk-forward evaluation (default: the start of the latest "
             "season with real lines)",
         )
-        p.add_argument("--eval-end", help="last date evaluated (default: the last with results)")
+        p.add_argument(
+            "--eval-end",
+            type=_iso_date,
+            help="last date evaluated (default: the last with results)",
+        )
         p.add_argument("--refit-months", type=int, help="months between walk-forward refits (1)")
 
     walk_forward_options(backfill)
@@ -697,7 +723,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=cmd_train)
 
     predict = sub.add_parser("predict", help="the daily path for a date: ingest, grade, predict")
-    predict.add_argument("--date", help="the date to predict (default: today, New York)")
+    predict.add_argument(
+        "--date", type=_iso_date, help="the date to predict (default: today, New York)"
+    )
     predict.add_argument("--top", type=int, default=10, help="recommendations to print")
     predict.add_argument(
         "--lines",

@@ -4,6 +4,7 @@ import re
 from datetime import date
 
 import dagster as dg
+import pytest
 
 from statmuse_pipelines.cli import main, season_chunks
 from statmuse_pipelines.core.schemas import TABLES
@@ -103,6 +104,16 @@ def test_configuration_errors_are_one_line(home, capsys):
     code = main(["train", "--stat", "PTS", "--stat", "DUNKS", "--home", str(home)])
     assert code == 2
     assert "unknown stat(s) DUNKS; one of PTS, REB" in capsys.readouterr().err
+    # a bad date names its option; training with nothing to train on says so and fails
+    with pytest.raises(SystemExit) as stopped:
+        main(["backfill", "--start", "2024-13-01", "--end", "2024-12-01", "--home", str(home)])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --start: '2024-13-01' is not a date YYYY-MM-DD (month must be in 1..12)" in err
+    assert main(["train", "--stat", "PTS", "--home", str(home)]) == 1
+    assert "nothing trained: no dataset with train, validation and test rows" in (
+        capsys.readouterr().err
+    )
 
 
 def test_backfill_after_an_empty_answer_leaves_every_stored_day_as_it_was(home, tmp_path, capsys):
