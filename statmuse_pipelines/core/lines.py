@@ -493,12 +493,22 @@ def audit_quotes(quotes: pl.DataFrame, matches: pl.DataFrame) -> pl.DataFrame:
     """Every quote with the reason it was kept or rejected (QUOTE_REASONS), by the same steps
     `pregame` and `consensus` take. `matches` as from `match_players`."""
     q = complete_quotes(quotes).with_row_index("_quote")
-    views = {}
-    for keep in ("first", "last"):
-        chosen, main, windowed = _pregame_stages(q, keep)
-        _, at, priced = _at_line(windowed, matches)
-        views[keep] = (chosen, main, windowed, at, priced)
+    views, _ = _view_steps({keep: _pregame_stages(q, keep) for keep in VIEWS}, matches)
     return _audit(q, views, matches)
+
+
+VIEWS = ("first", "last")  # the opening and the close
+
+
+def _view_steps(stages: dict, matches: pl.DataFrame) -> tuple[dict, dict]:
+    """Per view, `pregame`'s and `consensus`'s intermediate frames (what the audit reads) and
+    the consensus records."""
+    views, records = {}, {}
+    for keep, (chosen, main, windowed) in stages.items():
+        matched, at, priced = _at_line(windowed, matches)
+        views[keep] = (chosen, main, windowed, at, priced)
+        records[keep] = _consensus_of(matched, priced)
+    return views, records
 
 
 @dataclass(frozen=True)
@@ -518,13 +528,9 @@ def market_view(quotes: pl.DataFrame, games: pl.DataFrame) -> MarketView:
     `games`: player_game_stats rows (team_id, player_id, player_name, game_date) covering the
     CANDIDATE_DAYS before each quote's date."""
     q = complete_quotes(quotes).with_row_index("_quote")
-    stages = {keep: _pregame_stages(q, keep) for keep in ("first", "last")}
+    stages = {keep: _pregame_stages(q, keep) for keep in VIEWS}
     matches = match_players(stages["last"][2], games)
-    views, records = {}, {}
-    for keep, (chosen, main, windowed) in stages.items():
-        matched, at, priced = _at_line(windowed, matches)
-        views[keep] = (chosen, main, windowed, at, priced)
-        records[keep] = _consensus_of(matched, priced)
+    views, records = _view_steps(stages, matches)
     return MarketView(
         lines=with_close(records["first"], records["last"]),
         matches=matches,

@@ -3,6 +3,7 @@
 import subprocess
 import sys
 import textwrap
+from contextlib import contextmanager
 from datetime import date, timedelta
 
 import duckdb
@@ -20,6 +21,26 @@ from statmuse_pipelines.resources.lake import (
 from statmuse_pipelines.resources.warehouse import WarehouseBusyError, WarehouseResource
 
 DAYS = [date(2024, 10, 21) + timedelta(days=i) for i in range(4)]  # opening night is the 22nd
+
+
+@contextmanager
+def held(path):
+    """Another process (an analyst's session) holds the DuckDB file `path` while inside."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import duckdb, time
+            con = duckdb.connect({str(path)!r})
+            print("holding", flush=True)
+            time.sleep(30)
+        """)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        yield
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 @pytest.fixture(scope="module")
@@ -120,28 +141,10 @@ def test_readers_can_open_the_file_between_writes(tmp_path, rows):
 def test_a_writer_blocked_by_another_process_says_so(tmp_path, rows):
     path = tmp_path / "w.duckdb"
     duckdb.connect(str(path)).close()
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            textwrap.dedent(f"""
-            import duckdb, sys, time
-            con = duckdb.connect({str(path)!r})
-            print("holding", flush=True)
-            time.sleep(30)
-        """),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "holding"
+    with held(path):
         wh = WarehouseResource(path=str(path), lock_timeout_seconds=1.0)
         with pytest.raises(WarehouseBusyError, match="Another process"):
             wh.replace_days(PLAYER_GAME_STATS, rows, DAYS)
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def test_a_damaged_lake_file_is_named_with_what_to_do(tmp_path):
@@ -165,22 +168,8 @@ def test_a_warehouse_that_cannot_be_written_leaves_the_lake_as_it_was(tmp_path, 
     store_days(lake, wh, PLAYER_GAME_STATS, rows, DAYS)
     before = {d: lake.path("player_game_stats", d).read_bytes() for d in DAYS}
     changed = rows.with_columns(plus_minus=pl.col("plus_minus") + 18)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
-            import duckdb, time
-            con = duckdb.connect({str(path)!r})
-            print("holding", flush=True)
-            time.sleep(30)
-        """)],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert holder.stdout.readline().strip() == "holding"
-        with pytest.raises(WarehouseBusyError):
-            store_days(lake, wh, PLAYER_GAME_STATS, changed, DAYS)
-    finally:
-        holder.kill()
-        holder.wait()
+    with held(path), pytest.raises(WarehouseBusyError):
+        store_days(lake, wh, PLAYER_GAME_STATS, changed, DAYS)
     # both stores still agree on the old rows, and no staged file is left behind
     assert {d: lake.path("player_game_stats", d).read_bytes() for d in DAYS} == before
     assert not list((tmp_path / "lake" / "player_game_stats").glob(".*.tmp"))
@@ -206,20 +195,7 @@ def test_every_table_is_created_once_and_a_held_file_is_never_waited_for(tmp_pat
     assert wh.ensure_tables(list(TABLES.values())) == []  # all there: nothing written
     other = WarehouseResource(path=str(tmp_path / "other.duckdb"))
     duckdb.connect(str(tmp_path / "other.duckdb")).close()
-    holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
-            import duckdb, time
-            con = duckdb.connect({str(tmp_path / "other.duckdb")!r})
-            print("holding", flush=True)
-            time.sleep(30)
-        """)],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert holder.stdout.readline().strip() == "holding"
+    with held(tmp_path / "other.duckdb"):
         started = time.monotonic()
         assert other.ensure_tables(list(TABLES.values())) == []
         assert time.monotonic() - started < 5  # skipped, not the 30 s lock wait
-    finally:
-        holder.kill()
-        holder.wait()
