@@ -17,6 +17,7 @@ from pathlib import Path
 from statmuse_pipelines.runs import (
     DEMO_TRAINING,
     INSTANCE_YAML,
+    LOCATION_NAME,
     RunReport,
     ensure_dagster_home,
     run_datasets,
@@ -633,15 +634,26 @@ def cmd_ui(args: argparse.Namespace) -> int:
     ensure_dagster_home(settings)
     root = Path(__file__).resolve().parent.parent
     workspace = root / "workspace.yaml"
+    if not workspace.exists():  # installed, not a checkout: the same location name
+        workspace = ui_workspace(Path(os.environ["DAGSTER_HOME"]))
     # the dagster of this interpreter, whether or not its virtualenv is activated
     cmd = [sys.executable, "-m", "dagster", "dev", "-h", args.host, "-p", str(args.port)]
-    cmd += (
-        ["-w", str(workspace)] if workspace.exists() else ["-m", "statmuse_pipelines.definitions"]
-    )
+    cmd += ["-w", str(workspace)]
     print(f"DAGSTER_HOME={os.environ['DAGSTER_HOME']} dagster dev {' '.join(cmd[4:])}")
-    os.chdir(root if workspace.exists() else Path.cwd())
+    os.chdir(workspace.parent)
     os.execvp(cmd[0], cmd)
     return 0  # not reached
+
+
+def ui_workspace(dagster_home: Path) -> Path:
+    """A workspace file for an installed project: the code location is named as in the
+    checkout's workspace.yaml, which the command's runs are tagged with (runs.LOCATION_NAME)."""
+    path = dagster_home / "workspace.yaml"
+    path.write_text(
+        "load_from:\n  - python_module:\n      module_name: statmuse_pipelines.definitions\n"
+        f"      location_name: {LOCATION_NAME}\n"
+    )
+    return path
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -48,10 +48,23 @@ Echo = Callable[[str], None]
 # process that is gone (killed, or its machine rebooted) is failed by the next command, and the
 # pool slots it held are freed, so one crashed run never blocks the next
 PID_TAG, HOST_TAG = "statmuse/pid", "statmuse/host"
+# The code location every workspace of this project names (workspace.yaml, [tool.dagster] in
+# pyproject.toml, the one `statmuse ui` writes). The UI lists a job's runs, and draws them on
+# the Overview timeline, by the hidden tag a run launched from the UI carries,
+# "<repository>@<location>" (the repository of a Definitions object is "__repository__"). The
+# command's in-process runs carry the same tag, so they are listed beside the UI's own runs.
+LOCATION_NAME = "statmuse_pipelines"
+REPOSITORY_LABEL_TAG = ".dagster/repository"
+REPOSITORY_LABEL = f"__repository__@{LOCATION_NAME}"
 
 
 def cli_tags(tags: dict[str, str]) -> dict[str, str]:
-    return {**tags, PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+    return {
+        **tags,
+        PID_TAG: str(os.getpid()),
+        HOST_TAG: socket.gethostname(),
+        REPOSITORY_LABEL_TAG: REPOSITORY_LABEL,
+    }
 
 
 def _alive(pid: int) -> bool:
@@ -280,7 +293,7 @@ def _models(
             report.fail(result)
         echo(
             f"[{step + i}/{steps}] models {stat:<8} {time.monotonic() - t0:5.1f}s  {outcome}"
-            f"  (run {result.run_id[:8]})"
+            f"  (run {result.run_id})"
         )
         if report.failed:
             return
@@ -358,7 +371,7 @@ def _evaluate(
         period = f" {mats[0].metadata['period'].value}" if mats else ""
         echo(
             f"[{step + i}/{steps}] evaluate {stat:<8} calibrated, walk-forward{period}, "
-            f"backtested  {time.monotonic() - t0:5.1f}s  {status}  (run {result.run_id[:8]})"
+            f"backtested  {time.monotonic() - t0:5.1f}s  {status}  (run {result.run_id})"
         )
         if not result.success:
             report.fail(result)
@@ -413,7 +426,7 @@ def run_pipeline(
             status = "ok" if result.success else "FAILED"
             echo(
                 f"[{i}/{steps}] {a}..{b}  {rows:>7,} player-games, features  "
-                f"{time.monotonic() - t0:5.1f}s  {status}  (run {result.run_id[:8]})"
+                f"{time.monotonic() - t0:5.1f}s  {status}  (run {result.run_id})"
             )
             if not result.success:
                 report.fail(result)
@@ -447,7 +460,7 @@ def _run(job, instance, report: RunReport, label: str, echo: Echo, detail=None, 
     collect_checks(result, report)
     status = "ok" if result.success else "FAILED"
     label += detail(result) if detail else ""
-    echo(f"{label}  {time.monotonic() - t0:5.1f}s  {status}  (run {result.run_id[:8]})")
+    echo(f"{label}  {time.monotonic() - t0:5.1f}s  {status}  (run {result.run_id})")
     if not result.success:
         report.fail(result)
     return result

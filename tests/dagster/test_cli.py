@@ -21,6 +21,28 @@ def test_season_chunks_split_at_july_first():
     ]
 
 
+def test_every_workspace_names_the_location_the_command_tags_its_runs_with(tmp_path):
+    """The UI files a run under its job by "<repository>@<location>": the command's runs name
+    the location of workspace.yaml, of pyproject's [tool.dagster] and of `statmuse ui`'s own
+    workspace for an installed copy."""
+    import tomllib
+
+    import yaml
+
+    from statmuse_pipelines.cli import ui_workspace
+    from statmuse_pipelines.runs import LOCATION_NAME, REPOSITORY_LABEL_TAG, cli_tags
+    from tests.conftest import REPO
+
+    def location(path):
+        return yaml.safe_load(path.read_text())["load_from"][0]["python_module"]["location_name"]
+
+    assert location(REPO / "workspace.yaml") == LOCATION_NAME
+    with (REPO / "pyproject.toml").open("rb") as f:
+        assert tomllib.load(f)["tool"]["dagster"]["code_location_name"] == LOCATION_NAME
+    assert location(ui_workspace(tmp_path)) == LOCATION_NAME
+    assert cli_tags({})[REPOSITORY_LABEL_TAG] == f"__repository__@{LOCATION_NAME}"
+
+
 def test_demo_runs_the_synthetic_league_and_prints_a_summary(home, capsys):
     code = main(["demo", "--seasons", "1", "--today", "2025-10-26", "--home", str(home)])
     out = capsys.readouterr().out

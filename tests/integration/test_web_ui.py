@@ -1,5 +1,6 @@
 """The web UI in a real browser: dagster-webserver and dagster-daemon on the project's workspace,
-the asset graph in headless Chromium, a run launched through GraphQL, a screenshot kept."""
+the asset graph in headless Chromium, a run launched through GraphQL, a run the command line made
+listed on its job page, screenshots kept."""
 
 import contextlib
 import json
@@ -135,7 +136,7 @@ def servers(home, tmp_path):
             300,
             "the code location to load",
         )
-        yield port, procs, logs
+        yield port, procs, logs, env
     finally:
         for proc in procs.values():
             with contextlib.suppress(ProcessLookupError):
@@ -193,8 +194,8 @@ mutation Launch($params: ExecutionParams!) {
 """
 
 
-def test_asset_graph_renders_and_a_launched_run_succeeds(servers, browser):
-    port, procs, logs = servers
+def test_asset_graph_renders_a_launched_run_succeeds_and_cli_runs_are_listed(servers, browser):
+    port, procs, logs, env = servers
     base = f"http://127.0.0.1:{port}"
     ARTIFACTS.mkdir(exist_ok=True)
 
@@ -239,4 +240,42 @@ def test_asset_graph_renders_and_a_launched_run_succeeds(servers, browser):
     page_text(browser, f"{base}/assets/player_features?view=checks", ("features_are_pregame",))
     browser.save_screenshot(str(ARTIFACTS / "web_ui_checks.png"))
     assert (ARTIFACTS / "web_ui_run.png").stat().st_size > 10_000
+    check_command_line_run_is_listed(port, env, browser)
     assert all(p.poll() is None for p in procs.values()), "a server died during the test"
+
+
+RUNS = """
+query($job: String!, $label: String!) {
+  runsOrError(filter: {pipelineName: $job, tags: [{key: ".dagster/repository", value: $label}]}) {
+    ... on Runs { results { runId tags { key value } } }
+  }
+}
+"""
+
+
+def check_command_line_run_is_listed(port: int, env: dict, browser) -> None:
+    """A run the `statmuse` command makes in its own process is filed under its job, as a run
+    launched from the UI is: the job page asks for the job's runs with the code location's
+    repository label, and the command's runs carry it."""
+    base = f"http://127.0.0.1:{port}"
+    done = subprocess.run(
+        [sys.executable, "-m", "statmuse_pipelines.cli", "predict", "--date", "2025-10-25"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    ingest = next(line for line in done.stdout.splitlines() if " ingest " in line)
+    run_id = ingest.rsplit("(run ", 1)[1].rstrip(")")
+    assert len(run_id) == 36, ingest  # the full id, which /runs/<id> finds
+
+    label = "__repository__@statmuse_pipelines"
+    found = graphql(port, RUNS, {"job": "refresh_game_days_job", "label": label})
+    listed = {r["runId"]: r for r in found["runsOrError"]["results"]}
+    assert run_id in listed, (run_id, list(listed))
+    tags = {t["key"]: t["value"] for t in listed[run_id]["tags"]}
+    assert tags["dagster/asset_partition_range_start"] == "2025-10-22", tags
+
+    page = f"{base}/locations/statmuse_pipelines/jobs/refresh_game_days_job/runs"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page_text(browser, page, (run_id[:8],), timeout=90)
+    browser.save_screenshot(str(ARTIFACTS / "web_ui_cli_run_on_job_page.png"))
+    page_text(browser, f"{base}/runs/{run_id}", ("Success",), timeout=90)
