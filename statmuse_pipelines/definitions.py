@@ -41,7 +41,18 @@ from statmuse_pipelines.sensors.operations import (
 )
 from statmuse_pipelines.settings import Settings
 
-ASSETS = [
+OWNER = "team:statmuse-pipelines"
+
+
+def _catalogued(spec: dg.AssetSpec) -> dg.AssetSpec:
+    """Owner and a `stored` tag on every asset: the catalog filters on them (`stored: warehouse`
+    lists the assets whose tables an analyst can query; the others keep parquet or model files
+    only)."""
+    stored = "warehouse" if "dagster/table_name" in spec.metadata else "files"
+    return spec.replace_attributes(owners=[OWNER], tags={**spec.tags, "stored": stored})
+
+
+_ASSETS = [
     raw_player_game_logs,
     raw_team_game_logs,
     player_game_stats,
@@ -58,6 +69,8 @@ ASSETS = [
     model_performance,
     feature_drift,
 ]
+# each asset's page links to the function that defines it (its file and line)
+ASSETS = dg.with_source_code_references(dg.map_asset_specs(_catalogued, _ASSETS))
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:

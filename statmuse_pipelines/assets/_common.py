@@ -13,22 +13,40 @@ from statmuse_pipelines.core.checks import CheckOutcome
 from statmuse_pipelines.core.schemas import Table
 
 
-def md_table(frame: pl.DataFrame, max_rows: int = 10) -> str:
-    """A markdown table of the first rows (Dagster renders markdown metadata as a table)."""
+def _plain(value):
+    """A value a TableRecord takes: str, int, float, bool or None (dates and lists as text)."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def table_value(frame: pl.DataFrame, max_rows: int = 10) -> dg.TableMetadataValue:
+    """The first rows as a table the UI lays out itself (a markdown table is clipped on the
+    right), with the columns' types."""
     head = frame.head(max_rows)
-    if not head.width:
-        return "_(no columns)_"
-    lines = [
-        "| " + " | ".join(head.columns) + " |",
-        "|" + "---|" * head.width,
+    schema = dg.TableSchema(
+        columns=[dg.TableColumn(name, type=str(dtype)) for name, dtype in head.schema.items()]
+    )
+    records = [
+        dg.TableRecord({k: _plain(v) for k, v in row.items()}) for row in head.iter_rows(named=True)
     ]
-    for row in head.iter_rows():
-        lines.append("| " + " | ".join("" if v is None else str(v) for v in row) + " |")
-    if frame.height > max_rows:
-        lines.append(f"\n_{max_rows} of {frame.height:,} rows_")
-    if frame.height == 0:
-        lines.append("\n_no rows_")
-    return "\n".join(lines)
+    return dg.MetadataValue.table(records, schema)
+
+
+def warehouse_table_metadata(table: Table, *also: Table) -> dict[str, object]:
+    """Definition metadata of an asset that writes `table` (and `also`) to the warehouse: its
+    columns with their DuckDB types and meanings from core/schemas (the Columns section of the
+    asset's page), the table's name, and every warehouse table it writes."""
+    from statmuse_pipelines.resources.warehouse import duckdb_type
+
+    columns = [
+        dg.TableColumn(c.name, type=duckdb_type(c.dtype), description=c.doc) for c in table.columns
+    ]
+    return {
+        "dagster/column_schema": dg.TableSchema(columns=columns),
+        "dagster/table_name": f"warehouse.main.{table.name}",
+        "warehouse_tables": ", ".join(t.name for t in (table, *also)),
+    }
 
 
 def range_metadata(days: Sequence[date], counts: dict[date, int]) -> dict[str, dg.RawMetadataValue]:
@@ -86,11 +104,7 @@ def check_results(asset: str, outcomes: Iterable[CheckOutcome]) -> list[dg.Asset
             description=o.description,
             metadata={
                 **o.metadata,
-                **(
-                    {"examples": dg.MetadataValue.md(md_table(o.examples))}
-                    if o.examples is not None
-                    else {}
-                ),
+                **({"examples": table_value(o.examples)} if o.examples is not None else {}),
             },
         )
         for o in outcomes

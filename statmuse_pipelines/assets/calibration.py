@@ -1,12 +1,18 @@
 """Stage `calibration`: per stat, the predictive distribution and the P(over) calibrator."""
 
 import json
+import math
 
 import dagster as dg
 import joblib
 import polars as pl
 
-from statmuse_pipelines.assets._common import image_markdown, md_table, production_manifest
+from statmuse_pipelines.assets._common import (
+    image_markdown,
+    production_manifest,
+    table_value,
+    warehouse_table_metadata,
+)
 from statmuse_pipelines.assets.datasets import target_partitions
 from statmuse_pipelines.assets.lines import market_lines, read_market_lines
 from statmuse_pipelines.assets.models import player_models
@@ -30,6 +36,22 @@ SCORED_COLUMNS = (
 )  # fmt: skip
 
 
+def _before_after(metrics: pl.DataFrame) -> dict[str, float]:
+    """Brier score and ECE on the test split before (the distribution's raw P) and after
+    calibration, as floats the Plots tab charts across versions: on real lines when the test
+    split has them, else on proxy lines (`figures_on` says which)."""
+    test = metrics.filter(pl.col("split") == "test")
+    kinds = set(test["line_kind"].to_list())
+    kind = "real" if "real" in kinds else "proxy" if "proxy" in kinds else "all"
+    out: dict[str, float | str] = {"figures_on": f"test split, {kind} lines"}
+    for stage, word in (("raw", "before"), ("calibrated", "after")):
+        row = test.filter((pl.col("line_kind") == kind) & (pl.col("stage") == stage))
+        for metric in ("brier", "ece"):
+            value = row[metric][0] if row.height else None
+            out[f"test_{metric}_{word}"] = round(float(value), 5) if value is not None else math.nan
+    return out
+
+
 def read_scored(lake: LakeResource, stat: str) -> tuple[str, pl.DataFrame]:
     """The test rows the calibrators scored for a stat's production version."""
     pointer = lake.table_dir("scored") / stat / "latest.json"
@@ -40,6 +62,7 @@ def read_scored(lake: LakeResource, stat: str) -> tuple[str, pl.DataFrame]:
 
 
 @dg.asset(
+    metadata=warehouse_table_metadata(CALIBRATION_METRICS),
     partitions_def=target_partitions,
     group_name="calibration",
     kinds={"scipy", "scikit-learn", "duckdb", "matplotlib"},
@@ -106,14 +129,15 @@ def calibrators(
     )
     return dg.MaterializeResult(
         metadata={
+            **_before_after(metrics),
             "model_version": version,
             "distribution": dg.MetadataValue.json(probability.distribution.describe()),
-            "families_on_validation": dg.MetadataValue.md(md_table(families)),
+            "families_on_validation": table_value(families),
             "calibrator": probability.calibrator.method,
             "calibrator_cv_log_loss": dg.MetadataValue.json(
                 {k: round(v, 5) for k, v in probability.calibrator_scores.items()}
             ),
-            "test_before_after": dg.MetadataValue.md(md_table(test_table)),
+            "test_before_after": table_value(test_table),
             "line_kinds_on_test": ", ".join(kinds),
             "reliability": image_markdown(png, f"{stat} reliability"),
             "reliability_png": dg.MetadataValue.path(str(png)),

@@ -7,7 +7,12 @@ from datetime import UTC, datetime
 import dagster as dg
 import polars as pl
 
-from statmuse_pipelines.assets._common import check_results, md_table, stop_if_blocked
+from statmuse_pipelines.assets._common import (
+    check_results,
+    stop_if_blocked,
+    table_value,
+    warehouse_table_metadata,
+)
 from statmuse_pipelines.assets.features import player_features
 from statmuse_pipelines.assets.normalize import player_game_stats
 from statmuse_pipelines.core import checks
@@ -71,6 +76,7 @@ def _dataset_row(manifest: dict, path: str) -> dict:
 
 
 @dg.asset(
+    metadata=warehouse_table_metadata(DATASETS),
     partitions_def=target_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="datasets",
@@ -162,7 +168,7 @@ def training_datasets(
         metadata={
             "run_targets": ", ".join(targets),
             "feature_days": f"{days[0]}..{days[-1]}",
-            "datasets": dg.MetadataValue.md(md_table(pl.DataFrame(summary), max_rows=12)),
+            "datasets": table_value(pl.DataFrame(summary), max_rows=12),
         },
         check_results=check_results("training_datasets", outcomes_all),
     )

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import math
 from collections.abc import Iterator
 from datetime import date
 
@@ -11,9 +12,10 @@ import polars as pl
 from statmuse_pipelines.assets._common import (
     check_results,
     image_markdown,
-    md_table,
     production_manifest,
     stop_if_blocked,
+    table_value,
+    warehouse_table_metadata,
 )
 from statmuse_pipelines.assets.datasets import target_partitions, training_datasets
 from statmuse_pipelines.assets.lines import market_lines, quoted_dates, read_market_lines
@@ -90,6 +92,7 @@ def _round(value):
 
 
 @dg.asset(
+    metadata=warehouse_table_metadata(WALK_FORWARD_PREDICTIONS, MARKET_BLEND),
     partitions_def=target_partitions,
     group_name="evaluation",
     kinds={"xgboost", "scikit-learn", "polars", "duckdb"},
@@ -231,8 +234,8 @@ def walk_forward_predictions(
             "comparison_with_market": dg.MetadataValue.json(
                 {k: {f: _round(v) for f, v in c.items()} for k, c in comparisons.items()}
             ),
-            "recommended_share": dg.MetadataValue.md(md_table(share)),
-            "blend_weights_by_month": dg.MetadataValue.md(md_table(weights, max_rows=24)),
+            "recommended_share": table_value(share),
+            "blend_weights_by_month": table_value(weights, max_rows=24),
             "serving_blend": dg.MetadataValue.json(serving["blend"].describe()),
             "warehouse_table": "walk_forward_predictions",
         }
@@ -240,6 +243,7 @@ def walk_forward_predictions(
 
 
 @dg.asset(
+    metadata=warehouse_table_metadata(BACKTEST_RESULTS, BACKTEST_BETS, MARKET_COMPARISON),
     partitions_def=target_partitions,
     group_name="evaluation",
     kinds={"polars", "duckdb", "matplotlib"},
@@ -338,6 +342,7 @@ def backtest_reports(
     yield from check_results("backtest_reports", [finite, covered])
     yield dg.MaterializeResult(
         metadata={
+            **_headline_figures(comparisons, headline),
             "model_version": version,
             "lines": lines_note,
             "rows_left_out_non_finite": sum(
@@ -346,11 +351,11 @@ def backtest_reports(
             "line_kinds": ", ".join(sorted(rows["line_kind"].unique().to_list())),
             "rows": rows.height,
             "dagster/row_count": results_frame.height,
-            "headline_served_rule": dg.MetadataValue.md(
-                md_table(headline.with_columns(pl.col(pl.Float64).round(3)), max_rows=8)
+            "headline_served_rule": table_value(
+                headline.with_columns(pl.col(pl.Float64).round(3)), max_rows=8
             ),
-            "exploratory_not_headline": dg.MetadataValue.md(
-                md_table(exploratory.with_columns(pl.col(pl.Float64).round(3)), max_rows=40)
+            "exploratory_not_headline": table_value(
+                exploratory.with_columns(pl.col(pl.Float64).round(3)), max_rows=40
             ),
             "market_comparison": dg.MetadataValue.json(
                 {kind: {k: _round(v) for k, v in c.items()} for kind, c in comparisons.items()}
@@ -359,6 +364,33 @@ def backtest_reports(
             "bankroll_png": dg.MetadataValue.path(str(png)),
         }
     )
+
+
+def _headline_figures(comparisons: dict, headline: pl.DataFrame) -> dict[str, float]:
+    """The figures a reader looks for first, as floats (the Plots tab charts them across runs):
+    on real lines, our Brier score against the market's and the difference's 95% interval, and
+    the served rule's bets and flat-stake ROI with its interval (NaN where there is nothing to
+    measure: no real lines, or no bets)."""
+    real = comparisons.get("real", {})
+    served = headline.filter((pl.col("line_kind") == "real") & (pl.col("staking") == "flat"))
+    row = served.row(0, named=True) if served.height else {}
+    bets = int(row.get("bets") or 0)
+
+    def figure(source: dict, key: str) -> float:
+        value = source.get(key)
+        return round(float(value), 5) if value is not None else math.nan
+
+    return {
+        "real_brier_ours": figure(real, "ours_brier"),
+        "real_brier_market": figure(real, "market_brier"),
+        "real_brier_diff": figure(real, "brier_diff"),
+        "real_brier_diff_low": figure(real, "brier_diff_low"),
+        "real_brier_diff_high": figure(real, "brier_diff_high"),
+        "served_rule_bets": bets,
+        "served_rule_roi": figure(row, "roi") if bets else math.nan,
+        "served_rule_roi_low": figure(row, "roi_low") if bets else math.nan,
+        "served_rule_roi_high": figure(row, "roi_high") if bets else math.nan,
+    }
 
 
 def bankroll_plot(bets: pl.DataFrame, stat: str, version: str, lake: LakeResource):

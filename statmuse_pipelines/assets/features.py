@@ -9,10 +9,11 @@ import polars as pl
 from statmuse_pipelines.assets._common import (
     add_partition_metadata,
     check_results,
-    md_table,
     range_metadata,
     stop_if_blocked,
     store_days,
+    table_value,
+    warehouse_table_metadata,
 )
 from statmuse_pipelines.assets.normalize import player_game_stats, team_game_stats
 from statmuse_pipelines.core import checks
@@ -41,6 +42,7 @@ _PREVIEW = [
 
 
 @dg.asset(
+    metadata=warehouse_table_metadata(PLAYER_FEATURES),
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="features",
@@ -114,8 +116,8 @@ def player_features(
             "earlier_days_counted_for_career_games": len(earlier),
             "lake_path": dg.MetadataValue.path(str(lake.path("player_features", days[0]).parent)),
             "warehouse_table": "player_features",
-            "preview": dg.MetadataValue.md(
-                md_table(features.select(_PREVIEW).with_columns(pl.col(pl.Float32).round(2)))
+            "preview": table_value(
+                features.select(_PREVIEW).with_columns(pl.col(pl.Float32).round(2))
             ),
         },
         check_results=check_results("player_features", [*outcomes, current]),

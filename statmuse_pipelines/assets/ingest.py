@@ -5,7 +5,7 @@ import time
 import dagster as dg
 from pydantic import Field
 
-from statmuse_pipelines.assets._common import add_partition_metadata, md_table, range_metadata
+from statmuse_pipelines.assets._common import add_partition_metadata, range_metadata, table_value
 from statmuse_pipelines.core.gamelog import GameLogError
 from statmuse_pipelines.partitions import daily_partitions, partition_days
 from statmuse_pipelines.resources.lake import LakeResource
@@ -97,9 +97,7 @@ def _ingest(
             "run_games": games,
             "source": game_logs.describe(),
             "lake_path": dg.MetadataValue.path(str(lake.path(table, days[0]).parent)),
-            "preview": dg.MetadataValue.md(
-                md_table(frame.sort("GAME_ID") if frame.height else frame)
-            ),
+            "preview": table_value(frame.sort("GAME_ID") if frame.height else frame),
         },
     )
 

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 import dagster as dg
 import polars as pl
 
-from statmuse_pipelines.assets._common import md_table, store_days
+from statmuse_pipelines.assets._common import store_days, table_value, warehouse_table_metadata
 from statmuse_pipelines.assets.normalize import player_game_stats
 from statmuse_pipelines.core.lines import (
     CANDIDATE_DAYS,
@@ -51,6 +51,7 @@ def quoted_dates(lake: LakeResource, market: str) -> tuple[list[date], bool]:
 
 
 @dg.asset(
+    metadata=warehouse_table_metadata(MARKET_LINES, LINE_MATCHES, LINE_QUOTES),
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="lines",
@@ -152,7 +153,7 @@ def market_lines(
             "lines_by_market": dg.MetadataValue.json(
                 dict(lines_frame.group_by("market").len().sort("market").iter_rows())
             ),
-            "unmatched": dg.MetadataValue.md(md_table(unmatched, max_rows=15)),
+            "unmatched": table_value(unmatched, max_rows=15),
         },
         check_results=[
             dg.AssetCheckResult(

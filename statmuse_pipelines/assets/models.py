@@ -1,12 +1,13 @@
 """Stage `models`: per stat, a pooled model and per-player champions, gated into production."""
 
+import math
 import time
 
 import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from statmuse_pipelines.assets._common import md_table
+from statmuse_pipelines.assets._common import table_value, warehouse_table_metadata
 from statmuse_pipelines.assets.datasets import target_partitions, training_datasets
 from statmuse_pipelines.core.models import (
     BASELINES,
@@ -23,6 +24,7 @@ from statmuse_pipelines.core.registry import (
     promotion_gate,
     refit_production,
 )
+from statmuse_pipelines.core.schemas import MODEL_METRICS, MODEL_REGISTRY, MODEL_STAGE_HISTORY
 from statmuse_pipelines.resources.lake import LakeResource
 from statmuse_pipelines.resources.models import (
     ModelRegistry,
@@ -77,6 +79,20 @@ class TrainingConfig(dg.Config):
         return TrainingSettings(**self.model_dump(), n_jobs=_DEFAULT.n_jobs)
 
 
+def _headline(manifest: dict) -> dict[str, float]:
+    """Test MAE of the champion set, the pooled model and the best naive baseline, as floats the
+    Plots tab charts across versions (and the change against that baseline, in %)."""
+    mae = {r["kind"]: float(r["mae"]) for r in manifest["summary"]["test"]}
+    best = min((v for k, v in mae.items() if k.startswith("baseline_")), default=math.nan)
+    champion = mae.get("champion", math.nan)
+    return {
+        "test_mae_champion": round(champion, 4),
+        "test_mae_pooled": round(mae.get("pooled", math.nan), 4),
+        "test_mae_best_baseline": round(best, 4),
+        "test_mae_vs_best_baseline_pct": round((champion / best - 1) * 100, 2),
+    }
+
+
 def _summary_frame(manifest: dict, split: str) -> pl.DataFrame:
     return pl.DataFrame(manifest["summary"][split]).with_columns(pl.col(pl.Float64).round(4))
 
@@ -116,6 +132,7 @@ def _production_comparison(
 
 
 @dg.asset(
+    metadata=warehouse_table_metadata(MODEL_REGISTRY, MODEL_METRICS, MODEL_STAGE_HISTORY),
     partitions_def=target_partitions,
     group_name="models",
     kinds={"xgboost", "scikit-learn", "optuna", "duckdb"},
@@ -241,17 +258,14 @@ def player_models(
             "reused_existing_version": reused,
             "training_seconds": round(train_seconds, 1),
             "production_refit_seconds": round(refit_seconds, 1),
+            **_headline(manifest),
             "players_with_candidates": len(manifest["champions"]),
             "players_with_own_champion": int((champions != "pooled").sum()),
-            "test_champion_vs_baselines": dg.MetadataValue.md(
-                md_table(_summary_frame(manifest, "test"))
-            ),
-            "validation_champion_vs_baselines": dg.MetadataValue.md(
-                md_table(_summary_frame(manifest, "val"))
-            ),
-            "champions_by_kind": dg.MetadataValue.md(md_table(counts)),
-            "pooled_feature_importance": dg.MetadataValue.md(
-                md_table(importance.with_columns(pl.col(pl.Float64).round(4)), max_rows=15)
+            "test_champion_vs_baselines": table_value(_summary_frame(manifest, "test")),
+            "validation_champion_vs_baselines": table_value(_summary_frame(manifest, "val")),
+            "champions_by_kind": table_value(counts),
+            "pooled_feature_importance": table_value(
+                importance.with_columns(pl.col(pl.Float64).round(4)), max_rows=15
             ),
             "tuned_by": manifest.get("tuned", {}).get("version", version),
             "tuned_at": manifest.get("tuned", {}).get("at") or "",

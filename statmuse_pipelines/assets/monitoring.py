@@ -8,10 +8,11 @@ import polars as pl
 
 from statmuse_pipelines.assets._common import (
     add_partition_metadata,
-    md_table,
     production_manifest,
     range_metadata,
     store_days,
+    table_value,
+    warehouse_table_metadata,
 )
 from statmuse_pipelines.assets.calibration import read_scored
 from statmuse_pipelines.assets.datasets import target_partitions
@@ -56,6 +57,7 @@ def _stored(lake: LakeResource, table: str, first: date, last: date) -> list[dat
 
 
 @dg.asset(
+    metadata=warehouse_table_metadata(PREDICTION_OUTCOMES),
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="monitoring",
@@ -101,6 +103,7 @@ class RollbackConfig(dg.Config):
 
 
 @dg.asset(
+    metadata=warehouse_table_metadata(MODEL_PERFORMANCE),
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="monitoring",
@@ -137,10 +140,8 @@ def model_performance(
     return dg.MaterializeResult(
         metadata={
             **range_metadata(days, {d: rows.filter(pl.col("as_of") == d).height for d in days}),
-            "last_7_days": dg.MetadataValue.md(
-                md_table(
-                    latest.drop("as_of", "window_days").with_columns(pl.col(pl.Float64).round(3))
-                )
+            "last_7_days": table_value(
+                latest.drop("as_of", "window_days").with_columns(pl.col(pl.Float64).round(3))
             ),
             "rollbacks": dg.MetadataValue.json(rollbacks),
             "performance": dg.MetadataValue.md(
@@ -245,6 +246,7 @@ DRIFT_CHECKS = (
 
 
 @dg.asset(
+    metadata=warehouse_table_metadata(FEATURE_DRIFT),
     partitions_def=target_partitions,
     group_name="monitoring",
     kinds={"scipy", "duckdb"},
@@ -339,7 +341,7 @@ def feature_drift(
             "recent_rows": recent.height,
             "features_checked": features.height,
             "features_drifted": drifted.height,
-            "largest_shifts": dg.MetadataValue.md(md_table(top.drop("kind"), max_rows=10)),
+            "largest_shifts": table_value(top.drop("kind"), max_rows=10),
         },
         check_results=[
             dg.AssetCheckResult(

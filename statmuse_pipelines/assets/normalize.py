@@ -9,11 +9,12 @@ from statmuse_pipelines.assets._common import (
     accept_raw,
     add_partition_metadata,
     check_results,
-    md_table,
     range_metadata,
     reject_raw,
     stop_if_raw_rejected,
     store_days,
+    table_value,
+    warehouse_table_metadata,
 )
 from statmuse_pipelines.assets.ingest import raw_player_game_logs, raw_team_game_logs
 from statmuse_pipelines.core import checks
@@ -62,11 +63,12 @@ def _metadata(frame: pl.DataFrame, days, counts, lake: LakeResource, table: str)
         "seasons": ", ".join(seasons) or "none",
         "lake_path": dg.MetadataValue.path(str(lake.path(table, days[0]).parent)),
         "warehouse_table": table,
-        "preview": dg.MetadataValue.md(md_table(frame)),
+        "preview": table_value(frame),
     }
 
 
 @dg.asset(
+    metadata=warehouse_table_metadata(PLAYER_GAME_STATS),
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="normalize",
@@ -103,6 +105,7 @@ def player_game_stats(
 
 
 @dg.asset(
+    metadata=warehouse_table_metadata(TEAM_GAME_STATS),
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="normalize",

@@ -7,7 +7,12 @@ import dagster as dg
 import joblib
 import polars as pl
 
-from statmuse_pipelines.assets._common import md_table, range_metadata, store_days
+from statmuse_pipelines.assets._common import (
+    range_metadata,
+    store_days,
+    table_value,
+    warehouse_table_metadata,
+)
 from statmuse_pipelines.assets.features import player_features
 from statmuse_pipelines.assets.lines import read_market_lines
 from statmuse_pipelines.core.datasets import TARGETS
@@ -111,6 +116,7 @@ def keep_skipped_history(new: pl.DataFrame, lake: LakeResource, days: list[date]
 
 
 @dg.asset(
+    metadata=warehouse_table_metadata(PREDICTIONS),
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="serving",
@@ -174,7 +180,7 @@ def daily_predictions(
             ),
             "line_kinds": ", ".join(sorted(out["line_kind"].unique().to_list())) or "none",
             "skipped": dg.MetadataValue.json(notes),
-            "top_recommendations": dg.MetadataValue.md(md_table(top, max_rows=15)),
+            "top_recommendations": table_value(top, max_rows=15),
             "warehouse_table": "predictions",
         }
     )

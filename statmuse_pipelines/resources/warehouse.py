@@ -32,6 +32,11 @@ _DUCKDB_TYPES = {
 }
 
 
+def duckdb_type(dtype: pl.DataType) -> str:
+    """The warehouse's SQL type of a column of this polars type."""
+    return _DUCKDB_TYPES[dtype]
+
+
 class WarehouseBusyError(RuntimeError):
     """Another process holds the warehouse file."""
 

@@ -90,3 +90,30 @@ def test_dagster_cli_validates_the_workspace(home):
         timeout=180,
     )
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_every_warehouse_table_is_declared_by_the_asset_that_writes_it(home):
+    """The Columns section of each asset's page is core/schemas' table, types and meanings
+    included; every table but `alerts` (the alert sensor's) belongs to one asset."""
+    from statmuse_pipelines.core.schemas import TABLES
+    from statmuse_pipelines.resources.warehouse import duckdb_type
+
+    graph = defs().resolve_asset_graph()
+    claimed: dict[str, str] = {}
+    for key in graph.get_all_asset_keys():
+        node, name = graph.get(key), key.to_user_string()
+        assert node.owners == ["team:statmuse-pipelines"], name
+        assert "dagster/code_references" in node.metadata, name
+        if "dagster/table_name" not in node.metadata:
+            assert node.tags["stored"] == "files" and name.startswith("raw_"), name
+            continue
+        assert node.tags["stored"] == "warehouse", name
+        table = TABLES[node.metadata["dagster/table_name"].removeprefix("warehouse.main.")]
+        columns = node.metadata["dagster/column_schema"].columns
+        assert [(c.name, c.type, c.description) for c in columns] == [
+            (c.name, duckdb_type(c.dtype), c.doc) for c in table.columns
+        ], name
+        for written in node.metadata["warehouse_tables"].split(", "):
+            assert written not in claimed, (written, claimed.get(written), name)
+            claimed[written] = name
+    assert set(TABLES) - set(claimed) == {"alerts"}

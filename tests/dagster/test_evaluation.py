@@ -1,6 +1,7 @@
 """Lines, calibrators and backtests through Dagster, on proxy lines; and the leak tests."""
 
 import json
+import math
 from datetime import date
 
 import dagster as dg
@@ -62,7 +63,20 @@ def test_calibrators_fit_on_validation_and_report_on_test(evaluated):
     settings, _, _, ds, result = evaluated
     meta = result.asset_materializations_for_node("calibrators")[0].metadata
     assert meta["distribution"].value["family"] in ("poisson", "negbin", "negbin_grouped", "normal")
-    assert "| family |" in meta["families_on_validation"].value
+    families = meta["families_on_validation"]
+    assert [c.name for c in families.schema.columns] == ["family", "log_loss"]
+    # the headline figures are floats the Plots tab charts: Brier and ECE before and after
+    assert meta["figures_on"].value == "test split, proxy lines"
+    proxy = {
+        (r["stage"], k): r[k]
+        for r in WarehouseResource(path=str(settings.warehouse_path))
+        .query("SELECT * FROM calibration_metrics WHERE split = 'test' AND line_kind = 'proxy'")
+        .iter_rows(named=True)
+        for k in ("brier", "ece")
+    }
+    assert isinstance(meta["test_brier_after"], dg.FloatMetadataValue)
+    assert meta["test_brier_before"].value == round(proxy[("raw", "brier")], 5)
+    assert meta["test_ece_after"].value == round(proxy[("calibrated", "ece")], 5)
     assert "data:image/png;base64," in meta["reliability"].value
     assert meta["line_kinds_on_test"].value == "proxy"
     wh = WarehouseResource(path=str(settings.warehouse_path))
@@ -115,7 +129,11 @@ def test_backtests_are_written_and_labelled_proxy(evaluated):
     meta = result.asset_materializations_for_node("backtest_reports")[0].metadata
     assert "data:image/png;base64," in meta["bankroll"].value
     assert "proxy" in meta["line_kinds"].value
-    assert "served" in meta["headline_served_rule"].value
+    served = meta["headline_served_rule"]
+    assert {r.data["strategy"] for r in served.records} <= {"served"} and served.records
+    # proxy lines only: no real-line figures to chart, and the served rule never bets a proxy
+    assert math.isnan(meta["real_brier_ours"].value) and meta["served_rule_bets"].value == 0
+    assert math.isnan(meta["served_rule_roi"].value)
     # proxies only, said in words; every reported figure a number
     assert "no real lines given" in meta["lines"].value
     assert meta["rows_left_out_non_finite"].value == 0

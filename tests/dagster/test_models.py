@@ -80,8 +80,13 @@ def test_train_gate_promote_reuse_and_keep_a_candidate(pipeline, capsys):
     meta = first.asset_materializations_for_node("player_models")[0].metadata
     version = meta["version"].value
     assert meta["stage"].value == "production"
-    assert "| champion |" in meta["test_champion_vs_baselines"].value
-    assert "| feature |" in meta["pooled_feature_importance"].value
+    summary = meta["test_champion_vs_baselines"]
+    assert "champion" in [v for r in summary.records for v in r.data.values()]
+    mae = {r.data["kind"]: r.data["mae"] for r in summary.records}
+    best = min(v for k, v in mae.items() if k.startswith("baseline_"))
+    assert meta["test_mae_champion"].value == mae["champion"]  # a float the Plots tab charts
+    assert meta["test_mae_best_baseline"].value == best
+    assert "feature" in [c.name for c in meta["pooled_feature_importance"].schema.columns]
     ev = gate(first)
     assert ev.passed and ev.partition == "PTS" and "promoted" in ev.description
     reg = registry(settings)

@@ -237,6 +237,11 @@ def test_asset_graph_renders_a_launched_run_succeeds_and_cli_runs_are_listed(ser
 
     page_text(browser, f"{base}/runs/{run_id}", ("Success",), timeout=90)
     browser.save_screenshot(str(ARTIFACTS / "web_ui_run.png"))
+    # the Columns section: core/schemas' columns, types and meanings
+    page_text(
+        browser, f"{base}/assets/player_game_stats", ("Columns", "plus_minus", "NBA.com player id")
+    )
+    browser.save_screenshot(str(ARTIFACTS / "web_ui_columns.png"))
     page_text(browser, f"{base}/assets/player_features?view=checks", ("features_are_pregame",))
     browser.save_screenshot(str(ARTIFACTS / "web_ui_checks.png"))
     assert (ARTIFACTS / "web_ui_run.png").stat().st_size > 10_000
