@@ -27,7 +27,13 @@ from statmuse_pipelines.runs import (
     run_training,
     season_chunks,
 )
-from statmuse_pipelines.settings import Settings, SettingsError, league_today
+from statmuse_pipelines.settings import (
+    Settings,
+    SettingsError,
+    environment,
+    export_environment,
+    league_today,
+)
 
 __all__ = ["INSTANCE_YAML", "main", "season_chunks"]
 
@@ -104,8 +110,10 @@ def summarize(settings: Settings, report: RunReport, echo=print) -> None:
             echo(f"  {label} {k}: {v['failed']} run(s)")
     echo(f"warehouse: {settings.warehouse_path}  (duckdb -readonly {settings.warehouse_path})")
     echo(f"lake:      {settings.lake_dir}")
-    dagster_home = os.environ["DAGSTER_HOME"]
-    echo(f"runs:      {len(report.runs)} in {report.seconds:.1f}s, recorded in {dagster_home}")
+    echo(
+        f"runs:      {len(report.runs)} in {report.seconds:.1f}s, recorded in "
+        f"{settings.dagster_home}"
+    )
     echo("UI:        statmuse ui   (then open http://127.0.0.1:3000)")
 
 
@@ -152,16 +160,10 @@ def _summarize_models(warehouse, echo) -> None:
 
 def _settings(args: argparse.Namespace, **overrides: str) -> Settings:
     """Settings from the environment, with command-line options taking precedence."""
-    env = dict(os.environ)
-    for name, value in overrides.items():
-        if value is not None:
-            env[name] = str(value)
-    settings = Settings.from_env(env)
+    given = {name: str(value) for name, value in overrides.items() if value is not None}
+    settings = Settings.from_env({**environment(), **given})
     # the resources built from these settings may read the same variables: keep them in step
-    for name, value in overrides.items():
-        if value is not None:
-            os.environ[name] = str(value)
-    os.environ["STATMUSE_HOME"] = str(settings.home)
+    export_environment({**given, "STATMUSE_HOME": str(settings.home)})
     return settings
 
 
@@ -635,11 +637,11 @@ def cmd_ui(args: argparse.Namespace) -> int:
     root = Path(__file__).resolve().parent.parent
     workspace = root / "workspace.yaml"
     if not workspace.exists():  # installed, not a checkout: the same location name
-        workspace = ui_workspace(Path(os.environ["DAGSTER_HOME"]))
+        workspace = ui_workspace(settings.dagster_home)
     # the dagster of this interpreter, whether or not its virtualenv is activated
     cmd = [sys.executable, "-m", "dagster", "dev", "-h", args.host, "-p", str(args.port)]
     cmd += ["-w", str(workspace)]
-    print(f"DAGSTER_HOME={os.environ['DAGSTER_HOME']} dagster dev {' '.join(cmd[4:])}")
+    print(f"DAGSTER_HOME={settings.dagster_home} dagster dev {' '.join(cmd[4:])}")
     os.chdir(workspace.parent)
     os.execvp(cmd[0], cmd)
     return 0  # not reached

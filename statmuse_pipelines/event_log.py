@@ -11,6 +11,10 @@ index keeps the tags of every event, the asset table its latest event, as Postgr
 
 `statmuse` writes it into the dagster.yaml of the homes it creates; deploy/dagster.yaml uses
 PostgreSQL instead.
+
+This module is the one place the project reaches into Dagster's internals (`dagster._core`): the
+storage above extends Dagster's own, and `failed_check_executions` below asks for an asset
+check's history, for which Dagster 1.13 has no public call. Everything else uses public APIs.
 """
 
 from __future__ import annotations
@@ -23,6 +27,24 @@ from dagster._core.events import DagsterEventType
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from dagster._core.storage.sqlalchemy_compat import db_result
+
+from statmuse_pipelines.settings import environment
+
+
+def failed_check_executions(instance, key, limit: int) -> list:
+    """The latest failed executions of the asset check `key` (a `dg.AssetCheckKey`), newest
+    first: records with `id`, `partition`, `run_id`, `create_timestamp` and the evaluation event.
+    The same storage call the UI's check history makes; private in 1.13, so kept here."""
+    from dagster._core.storage.asset_check_execution_record import (
+        AssetCheckExecutionRecordStatus,
+    )
+
+    return list(
+        instance.event_log_storage.get_asset_check_execution_history(
+            key, limit=limit, status={AssetCheckExecutionRecordStatus.FAILED}
+        )
+    )
+
 
 BATCHED = frozenset({DagsterEventType.ASSET_MATERIALIZATION, DagsterEventType.ASSET_OBSERVATION})
 
@@ -40,7 +62,7 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
         (so one dagster.yaml serves every home, and a home's earlier runs stay where they are)."""
         base_dir = config_value.get("base_dir")
         if not base_dir:
-            home = os.environ.get("DAGSTER_HOME")
+            home = environment().get("DAGSTER_HOME")
             if not home:
                 raise ValueError(
                     "BatchedSqliteEventLogStorage needs DAGSTER_HOME (or config.base_dir) to "

@@ -18,7 +18,12 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from statmuse_pipelines.settings import Settings, SettingsError, apply_dagster_environment
+from statmuse_pipelines.settings import (
+    Settings,
+    SettingsError,
+    apply_dagster_environment,
+    export_environment,
+)
 
 INSTANCE_HEADER = "# Written by `statmuse` for local runs"
 INSTANCE_YAML = """\
@@ -124,7 +129,7 @@ def ensure_dagster_home(settings: Settings) -> Path:
     written = config.read_text() if config.exists() else None
     if written is None or (written.startswith(INSTANCE_HEADER) and written != INSTANCE_YAML):
         config.write_text(INSTANCE_YAML)
-    os.environ["DAGSTER_HOME"] = str(home)
+    export_environment({"DAGSTER_HOME": str(home)})
     apply_dagster_environment()
     return home
 

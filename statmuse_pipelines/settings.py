@@ -51,6 +51,17 @@ def apply_dagster_environment() -> None:
         os.environ.setdefault(name, value)
 
 
+def environment() -> dict[str, str]:
+    """This process's environment variables (a copy): the one place the project reads them."""
+    return dict(os.environ)
+
+
+def export_environment(values: dict[str, str]) -> None:
+    """Set variables in this process's environment, for what reads them later in this process
+    (Dagster reads DAGSTER_HOME; the resources' EnvVars read the STATMUSE_ variables)."""
+    os.environ.update(values)
+
+
 class SettingsError(ValueError):
     """A configuration value that cannot be used, naming the variable."""
 
@@ -78,6 +89,8 @@ class Settings:
     nba_api_headers: bool = False
     alert_webhook: bool = False  # STATMUSE_ALERT_WEBHOOK / STATMUSE_ALERT_SECRET are set (EnvVars)
     alert_secret: bool = False
+    # STATMUSE_FILES_DIR is set (the files source then names the folder as an EnvVar in the UI)
+    files_dir_from_env: bool = False
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
@@ -146,6 +159,7 @@ class Settings:
             nba_api_headers=bool(env.get("STATMUSE_NBA_API_HEADERS")),
             alert_webhook=bool(env.get("STATMUSE_ALERT_WEBHOOK")),
             alert_secret=bool(env.get("STATMUSE_ALERT_SECRET")),
+            files_dir_from_env=bool(files_dir),
         )
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import dagster as dg
 
 from statmuse_pipelines.resources.alerts import AlertsResource
@@ -26,7 +24,7 @@ def game_log_source(settings: Settings) -> GameLogSource:
         # an EnvVar keeps the folder visible as configuration in the UI
         directory = (
             dg.EnvVar("STATMUSE_FILES_DIR")
-            if os.environ.get("STATMUSE_FILES_DIR")
+            if settings.files_dir_from_env
             else str(settings.files_dir)
         )
         return FilesGameLogSource(directory=directory)

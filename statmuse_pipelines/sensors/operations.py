@@ -19,6 +19,7 @@ import polars as pl
 from statmuse_pipelines.core.alerts import Alert
 from statmuse_pipelines.core.datasets import TARGETS
 from statmuse_pipelines.core.schemas import ALERTS
+from statmuse_pipelines.event_log import failed_check_executions
 from statmuse_pipelines.resources.alerts import AlertsResource
 from statmuse_pipelines.resources.lake import LakeResource
 from statmuse_pipelines.resources.models import ModelRegistry, ModelStoreResource
@@ -109,19 +110,12 @@ DRIFT_CHECK_NAMES = (
     description="A failed drift check asks for a retrain of its stat (one run per event).",
 )
 def retrain_on_drift_sensor(context: dg.SensorEvaluationContext):
-    from dagster._core.storage.asset_check_execution_record import (
-        AssetCheckExecutionRecordStatus,
-    )
-
     cursor = json.loads(context.cursor) if context.cursor else {"last_id": 0}
-    storage = context.instance.event_log_storage
     newest = cursor["last_id"]
     requests: dict[str, dg.RunRequest] = {}
     for name in DRIFT_CHECK_NAMES:
         key = dg.AssetCheckKey(dg.AssetKey("feature_drift"), name)
-        failed = storage.get_asset_check_execution_history(
-            key, limit=50, status={AssetCheckExecutionRecordStatus.FAILED}
-        )
+        failed = failed_check_executions(context.instance, key, limit=50)
         for record in failed:
             if record.id <= cursor["last_id"] or record.partition is None:
                 continue
@@ -216,18 +210,11 @@ def alert_sensor(
     POSTed within TICK_BUDGET_SECONDS (Dagster stops a sensor tick at 60 s: what is left waits
     in the cursor for the next tick) and written to `alerts`. The cursor remembers what was
     delivered, so a busy warehouse never makes a tick post the same alert twice."""
-    from dagster._core.storage.asset_check_execution_record import (
-        AssetCheckExecutionRecordStatus,
-    )
-
     cursor = json.loads(context.cursor) if context.cursor else {"checks": 0, "runs": None}
-    storage = context.instance.event_log_storage
     found: list[Alert] = []
     newest = cursor["checks"]
     for key in context.repository_def.asset_graph.asset_check_keys:
-        failed = storage.get_asset_check_execution_history(
-            key, limit=25, status={AssetCheckExecutionRecordStatus.FAILED}
-        )
+        failed = failed_check_executions(context.instance, key, limit=25)
         for record in failed:
             if record.id <= cursor["checks"]:
                 continue
