@@ -7,6 +7,7 @@ are recorded in the instance, so the UI shows them afterwards.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import sys
@@ -489,9 +490,62 @@ def live_days(
             _run(refresh, instance, report, f"  {day} ingest ", echo, tags=tags)
         if report.failed is None:
             _run(grade, instance, report, f"  {day} grade  ", echo, tags=tags)
+        if report.failed is None and day + timedelta(days=1) == last:
+            check_drift(defs, instance, report, f"  {day} drift  ", echo)
         day += timedelta(days=1)
     if report.failed is None:
         _run(predict, instance, report, f"  {last} predict", echo, partition_key=last.isoformat())
+    if report.failed is None:
+        file_alerts(defs, instance, echo)
+
+
+def check_drift(defs, instance, report: RunReport, label: str, echo: Echo) -> None:
+    """The drift check of every stat that has a production model (one run each, as the morning
+    sensor asks for them); a failed check is a WARN that asks for a retrain, not a failed run."""
+    from statmuse_pipelines.core.datasets import TARGETS
+    from statmuse_pipelines.resources.models import ModelRegistry
+
+    registry = ModelRegistry(defs.resources["warehouse"], defs.resources["model_store"])
+    job = defs.resolve_job_def("check_drift_job")
+    served = [s for s in TARGETS if registry.production_version(s) is not None]
+    if not served:
+        echo(f"{label}no stat has a production model yet: nothing to check")
+        return
+    t0, drifted = time.monotonic(), []
+    for stat in served:
+        result = job.execute_in_process(
+            instance=instance, run_config=QUIET, raise_on_error=False, partition_key=stat,
+            tags=cli_tags({"statmuse/cli": "drift"}),
+        )  # fmt: skip
+        report.runs.append(result.run_id)
+        collect_checks(result, report)
+        if not result.success:
+            report.fail(result)
+            return
+        failed = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
+        if failed:
+            drifted.append(f"{stat} ({', '.join(n.split('_have')[0] for n in failed)})")
+    found = f"drifted: {'; '.join(drifted)}" if drifted else "no drift"
+    echo(f"{label}{len(served)} stats, {found}  {time.monotonic() - t0:5.1f}s  ok")
+
+
+def file_alerts(defs, instance, echo: Echo) -> None:
+    """One tick of the alert sensor, as the daemon would run it: the failed checks and failed
+    runs so far become rows in `alerts` (and POSTs to the webhook when one is set)."""
+    import dagster as dg
+
+    from statmuse_pipelines.sensors.operations import alert_sensor
+
+    resources = {"warehouse": defs.resources["warehouse"], "alerts": defs.resources["alerts"]}
+    context = dg.build_sensor_context(instance=instance, definitions=defs, resources=resources)
+    quiet = logging.getLogger("dagster")  # the command prints its own line
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)
+    try:
+        tick = alert_sensor(context)
+    finally:
+        quiet.setLevel(level)
+    echo(f"  alerts: {getattr(tick, 'skip_message', None) or 'filed'}")
 
 
 def run_day(settings: Settings, day: date, echo: Echo = print) -> RunReport:

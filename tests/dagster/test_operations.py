@@ -121,6 +121,10 @@ def test_a_fortnight_predicted_before_the_games_and_graded_after(operated):
     assert set(perf["stat"]) == set(STATS) and set(perf["window_days"]) == {1, 7, 30}
     week = perf.filter((pl.col("stat") == "PTS") & (pl.col("window_days") == 7)).row(0, named=True)
     assert week["predictions"] > 500 and 0 < week["mae"] < 10
+    # drift is checked after the last operated day, for every stat with a production model
+    drift = wh.query("SELECT stat, max(window_end) AS end FROM feature_drift GROUP BY stat")
+    assert set(drift["stat"]) == set(STATS)
+    assert set(drift["end"]) == {TODAY - timedelta(days=1)}
 
 
 def test_the_hindsight_guard_skips_a_stat_and_keeps_its_earlier_predictions(operated):
