@@ -39,9 +39,9 @@ __all__ = ["INSTANCE_YAML", "main", "season_chunks"]
 
 
 def summarize(settings: Settings, report: RunReport, echo=print) -> None:
-    from statmuse_pipelines.resources.warehouse import WarehouseResource
+    from statmuse_pipelines.resources.factory import warehouse_of
 
-    warehouse = WarehouseResource(path=str(settings.warehouse_path))
+    warehouse = warehouse_of(settings)
     echo("")
     if warehouse.table_exists("player_game_stats"):
         per_season = warehouse.query(
@@ -108,7 +108,11 @@ def summarize(settings: Settings, report: RunReport, echo=print) -> None:
             if k.endswith(".promotion_gate"):
                 label = "NOT PROMOTED"  # the gate did its job: the candidate stays a candidate
             echo(f"  {label} {k}: {v['failed']} run(s)")
-    echo(f"warehouse: {settings.warehouse_path}  (duckdb -readonly {settings.warehouse_path})")
+    echo(f"warehouse: {settings.warehouse_path}  (the pipeline writes it)")
+    echo(
+        f"analysts:  duckdb -readonly {settings.analyst_path}  (its copy, replaced after every "
+        "write: a session held open never blocks the pipeline)"
+    )
     echo(f"lake:      {settings.lake_dir}")
     echo(
         f"runs:      {len(report.runs)} in {report.seconds:.1f}s, recorded in "
@@ -200,9 +204,9 @@ LIVE_DAYS = 7
 
 def print_predictions(settings: Settings, day: date, top: int = 10, echo=print) -> None:
     """The day's slate in one line, then the most confident recommendations."""
-    from statmuse_pipelines.resources.warehouse import WarehouseResource
+    from statmuse_pipelines.resources.factory import warehouse_of
 
-    warehouse = WarehouseResource(path=str(settings.warehouse_path))
+    warehouse = warehouse_of(settings)
     if not warehouse.table_exists("predictions"):
         return
     counts = warehouse.query(
@@ -360,10 +364,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _registry(settings: Settings):
+    from statmuse_pipelines.resources.factory import warehouse_of
     from statmuse_pipelines.resources.models import ModelRegistry, ModelStoreResource
-    from statmuse_pipelines.resources.warehouse import WarehouseResource
 
-    warehouse = WarehouseResource(path=str(settings.warehouse_path))
+    warehouse = warehouse_of(settings)
     return ModelRegistry(warehouse, ModelStoreResource(root=str(settings.models_dir)))
 
 
@@ -456,10 +460,10 @@ def _ci(value, low, high, fmt: str) -> str:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from statmuse_pipelines.resources.warehouse import WarehouseResource
+    from statmuse_pipelines.resources.factory import warehouse_of
 
     settings = _settings(args, STATMUSE_HOME=args.home)
-    warehouse = WarehouseResource(path=str(settings.warehouse_path))
+    warehouse = warehouse_of(settings)
     if not warehouse.table_exists("market_comparison"):
         print("no backtests yet: run `statmuse demo`, or `statmuse evaluate` after training")
         return 1
@@ -624,10 +628,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print(f"statmuse evaluate: {', '.join(stats)} with {settings.lines} lines")
     report = run_evaluation(settings, stats, walk_forward=_walk_forward_options(args))
     if report.failed is None:
-        from statmuse_pipelines.resources.warehouse import WarehouseResource
+        from statmuse_pipelines.resources.factory import warehouse_of
 
         print()
-        report_table(WarehouseResource(path=str(settings.warehouse_path)))
+        report_table(warehouse_of(settings))
     return _finish(report)
 
 

@@ -112,10 +112,10 @@ def open_instance(settings: Settings) -> Iterator:
     import dagster as dg
 
     from statmuse_pipelines.core.schemas import TABLES
-    from statmuse_pipelines.resources.warehouse import WarehouseResource
+    from statmuse_pipelines.resources.factory import warehouse_of
 
     settings.home.mkdir(parents=True, exist_ok=True)
-    WarehouseResource(path=str(settings.warehouse_path)).ensure_tables(list(TABLES.values()))
+    warehouse_of(settings).ensure_tables(list(TABLES.values()))
     with dg.DagsterInstance.get() as instance:
         fail_dead_runs(instance, lambda line: print(line, file=sys.stderr))
         yield instance
@@ -337,8 +337,8 @@ def _evaluate(
 ) -> None:  # fmt: skip
     """Match the lines once, then calibrate, evaluate walk-forward (`walk_forward`: its config)
     and backtest each stat that has a production model."""
+    from statmuse_pipelines.resources.factory import warehouse_of
     from statmuse_pipelines.resources.models import ModelRegistry, ModelStoreResource
-    from statmuse_pipelines.resources.warehouse import WarehouseResource
     from statmuse_pipelines.sensors.jobs import range_tags
 
     span = _lines_span(settings)
@@ -353,7 +353,7 @@ def _evaluate(
         if report.failed:
             return
     registry = ModelRegistry(
-        WarehouseResource(path=str(settings.warehouse_path)),
+        warehouse_of(settings),
         ModelStoreResource(root=str(settings.models_dir)),
     )
     job = defs.resolve_job_def("evaluate_models_job")

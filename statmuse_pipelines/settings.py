@@ -132,6 +132,11 @@ class Settings:
         return self.home / "warehouse.duckdb"
 
     @property
+    def analyst_path(self) -> Path:
+        """The read-only copy analysts open: replaced after every write, never locked by one."""
+        return self.home / "analyst.duckdb"
+
+    @property
     def dagster_home(self) -> Path:
         return (
             Path(os.environ["DAGSTER_HOME"])

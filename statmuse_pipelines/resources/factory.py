@@ -19,6 +19,13 @@ from statmuse_pipelines.resources.warehouse import WarehouseResource
 from statmuse_pipelines.settings import Settings
 
 
+def warehouse_of(settings: Settings) -> WarehouseResource:
+    """The warehouse of these settings, publishing the analysts' copy after each write."""
+    return WarehouseResource(
+        path=str(settings.warehouse_path), published_path=str(settings.analyst_path)
+    )
+
+
 def game_log_source(settings: Settings) -> GameLogSource:
     if settings.source == "files":
         # an EnvVar keeps the folder visible as configuration in the UI
@@ -58,7 +65,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     return {
         "game_logs": game_log_source(settings),
         "lake": LakeResource(root=str(settings.lake_dir)),
-        "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
+        "warehouse": warehouse_of(settings),
         "model_store": ModelStoreResource(root=str(settings.models_dir)),
         "lines": lines_resource(settings),
         "retrain_policy": RetrainPolicy(after_days=settings.retrain_after_days),

@@ -8,6 +8,8 @@ pool `duckdb` (limit 1), so two runs never wait on each other's file lock.
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -46,12 +48,33 @@ def _sql_string(text: str) -> str:
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The DuckDB file analysts query ($STATMUSE_HOME/warehouse.duckdb)."""
+    """The DuckDB warehouse ($STATMUSE_HOME/warehouse.duckdb) and the copy analysts open.
 
-    path: str = Field(description="DuckDB database file")
+    DuckDB locks a database file for the whole life of a connection, a read-only one included:
+    an analyst's session left open on the warehouse would make every write wait and fail. So
+    after each write the warehouse is checkpointed and copied to `published_path`, written
+    beside it and renamed into place: an analyst connected to the published file keeps the
+    copy he opened (his open file is not the one renamed over), the next connection sees the
+    new one, and no write ever waits for him."""
+
+    path: str = Field(description="DuckDB database file the pipeline writes")
+    published_path: str | None = Field(
+        default=None,
+        description="read-only copy for analysts, replaced (copied aside, then renamed) after "
+        "each write; none when empty",
+    )
     lock_timeout_seconds: float = Field(
         default=30.0, description="how long to wait for another process to release the file"
     )
+
+    def publish(self) -> None:
+        """Replace the published copy with the warehouse as it is now (after a checkpoint)."""
+        if not self.published_path or not Path(self.path).exists():
+            return
+        target = Path(self.published_path)
+        aside = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        shutil.copyfile(self.path, aside)
+        os.replace(aside, target)
 
     def _connect(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -100,11 +123,13 @@ class WarehouseResource(dg.ConfigurableResource):
                 yield con
                 con.unregister("incoming")
                 con.execute("COMMIT")
+                con.execute("CHECKPOINT")  # the file alone holds the rows: it can be copied
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
         finally:
             con.close()
+        self.publish()
 
     def replace_days(
         self,
@@ -157,11 +182,13 @@ class WarehouseResource(dg.ConfigurableResource):
                 for sql, params in statements:
                     con.execute(sql, params)
                 con.execute("COMMIT")
+                con.execute("CHECKPOINT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
         finally:
             con.close()
+        self.publish()
 
     def query(self, sql: str, params: list | None = None) -> pl.DataFrame:
         """Run a read-only query."""

@@ -42,6 +42,19 @@ def _instance(home):
             os.environ["DAGSTER_HOME"] = before
 
 
+def _run_storage_ready(home) -> bool:
+    """Whether the command has created the instance's storage and started its run (a run's own
+    event log file exists): opening the instance before that would create the same SQLite
+    files from two processes at once."""
+    config = home / "dagster_home" / "dagster.yaml"
+    if not config.exists():
+        return False
+    if "postgres" in config.read_text():  # a server creates its tables once, in one place
+        return True
+    runs = home / "dagster_home" / "history" / "runs"
+    return any(p.name != "index.db" for p in runs.glob("*.db"))
+
+
 def _claimed(home) -> int:
     with _instance(home) as instance:
         return len(instance.event_log_storage.get_concurrency_info("duckdb").claimed_slots)
@@ -68,7 +81,7 @@ def kill_and_rerun(home, exports, extra_env: dict[str, str]) -> None:
     )  # fmt: skip
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and first.poll() is None:
-        if (home / "dagster_home" / "dagster.yaml").exists() and _claimed(home) > 0:
+        if _run_storage_ready(home) and _claimed(home) > 0:
             break
         time.sleep(0.3)
     assert first.poll() is None and _claimed(home) == 1, "the run never took the duckdb slot"
