@@ -235,7 +235,7 @@ def _gate_reason(result) -> str | None:
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             ev = event.event_specific_data
             if ev.check_name == "promotion_gate" and not ev.passed:
-                return ev.description
+                return (ev.description or "").removeprefix("not promoted: ")
     return None
 
 
@@ -289,11 +289,11 @@ def _models(
         mats = result.asset_materializations_for_node("player_models")
         meta = mats[0].metadata if mats else {}
         kept = _gate_reason(result)
-        if result.success:
-            outcome = f"{meta['stage'].value}: {meta['decision'].value}"
-        elif kept is not None:
+        if result.success and kept is not None:
             outcome = f"kept as candidate: {kept}"
             report.kept_candidates[stat] = kept
+        elif result.success:
+            outcome = f"{meta['stage'].value}: {meta['decision'].value}"
         else:
             outcome = "FAILED"
             report.fail(result)

@@ -144,10 +144,14 @@ def _production_comparison(
         dg.AssetCheckSpec(
             "promotion_gate",
             asset="player_models",
-            blocking=True,
+            # a refusal is the gate doing its job, not an error: the check fails as a WARN that
+            # says "not promoted" and why, the run succeeds, production stays as it was (what
+            # runs after it in the same run, calibration and backtests, uses production)
+            blocking=False,
             partitions_def=target_partitions,
             description="the candidate set beats the best naive baseline on test and does not "
-            "regress against production: only then is it promoted",
+            "regress against production: only then is it promoted (WARN: a refused candidate "
+            "stays a candidate)",
         )
     ],
 )
@@ -280,7 +284,10 @@ def player_models(
             dg.AssetCheckResult(
                 check_name="promotion_gate",
                 passed=decision.passed,
-                description=decision.reason,
+                severity=dg.AssetCheckSeverity.WARN,
+                description=decision.reason
+                if decision.passed
+                else f"not promoted: {decision.reason}",
                 metadata=decision.metadata(),
             )
         ],

@@ -710,7 +710,7 @@ ALERTS = Table(
     columns=(
         Column("alert_id", pl.String(), "unique id (the event behind it)"),
         Column("created_at", pl.String(), "when (UTC)"),
-        Column("kind", pl.String(), "check_failed, run_failed or rollback"),
+        Column("kind", pl.String(), "check_failed, promotion_refused, run_failed or rollback"),
         Column("severity", pl.String(), "ERROR or WARN"),
         Column("subject", pl.String(), "asset.check[partition], job name, or stat"),
         Column("message", pl.String(), "what happened"),

@@ -228,7 +228,8 @@ def alert_sensor(
                 Alert(
                     alert_id=f"check-{record.id}",
                     created_at=_iso(record.create_timestamp),
-                    kind="check_failed",
+                    # the gate refusing a candidate: filed once, as what it is
+                    kind="promotion_refused" if key.name == "promotion_gate" else "check_failed",
                     severity=severity,
                     subject=where,
                     message=(evaluation.description if evaluation is not None else "")

@@ -49,8 +49,10 @@ def real_pipeline(tmp_path_factory, real_data):
         run_config={**QUIET, "ops": {"player_models": {"config": SMALL}}},
         raise_on_error=False,
     )
-    if not trained.success:  # not promoted: an operator's promotion lets the evaluation run
-        version = trained.asset_materializations_for_node("player_models")[0].metadata["version"]
+    assert trained.success
+    meta = trained.asset_materializations_for_node("player_models")[0].metadata
+    if meta["stage"].value != "production":  # not promoted: an operator's promotion lets the
+        version = meta["version"]  # evaluation run
         assert main(["models", "promote", "--stat", "PTS", "--version", version.value,
                      "--home", str(home)]) == 0  # fmt: skip
     # a backfill stores every real line the source has: one run over its game dates
