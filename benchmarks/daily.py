@@ -52,7 +52,6 @@ def main(argv: list[str] | None = None) -> int:
     from statmuse_pipelines.core.normalize import normalize_player_logs, normalize_team_logs
     from statmuse_pipelines.definitions import build_definitions
     from statmuse_pipelines.resources.lake import LakeResource
-    from statmuse_pipelines.resources.models import ModelRegistry
     from statmuse_pipelines.resources.sources import FilesGameLogSource
     from statmuse_pipelines.runs import QUIET, RunReport, _run, ensure_dagster_home
     from statmuse_pipelines.sensors.jobs import range_tags
@@ -89,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
                     run_config={**QUIET, "ops": {"player_models": {"config": SMALL}}},
                 )  # fmt: skip
                 # whatever the gate said, the benchmark serves this version
-                registry = ModelRegistry(defs.resources["warehouse"], defs.resources["model_store"])
+                registry = defs.resources["registry"]
                 if registry.production_version(stat) is None:
                     version = registry.versions(stat)["version"][-1]
                     statmuse(["models", "promote", "--stat", stat, "--version", version,

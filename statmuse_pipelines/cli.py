@@ -364,11 +364,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _registry(settings: Settings):
-    from statmuse_pipelines.resources.factory import warehouse_of
-    from statmuse_pipelines.resources.models import ModelRegistry, ModelStoreResource
+    from statmuse_pipelines.resources.factory import registry_of
 
-    warehouse = warehouse_of(settings)
-    return ModelRegistry(warehouse, ModelStoreResource(root=str(settings.models_dir)))
+    return registry_of(settings)
 
 
 def cmd_models_list(args: argparse.Namespace) -> int:
@@ -393,30 +391,23 @@ def _num(value) -> str:
 
 
 def cmd_models_promote(args: argparse.Namespace) -> int:
-    import polars as pl
 
-    from statmuse_pipelines.core.registry import refit_production
     from statmuse_pipelines.resources.lake import LakeResource
-    from statmuse_pipelines.resources.models import RegistryError, now_utc
+    from statmuse_pipelines.resources.models import RegistryError
 
     settings = _settings(args, STATMUSE_HOME=args.home)
     stat, version = args.stat.upper(), args.version
     registry = _registry(settings)
-    store = registry.store
-    manifest = store.manifest(stat, version)
+    manifest = registry.store.manifest(stat, version)
     if manifest is None or registry.stage(stat, version) is None:
         raise RegistryError(f"no {stat} version {version}: see `statmuse models list`")
-    if not store.has_fit(stat, version, "production"):
-        lake = LakeResource(root=str(settings.lake_dir))
-        splits = lake.read_dataset(stat, manifest["dataset_version"])
-        rows = pl.concat([splits["train"], splits["val"], splits["test"]])
-        dataset = manifest["dataset_version"]
-        print(f"refitting {version} on all {rows.height:,} rows of dataset {dataset}")
-        store.save_fit(refit_production(manifest, rows))
-        manifest["fits"] = ["evaluation", "production"]
-        manifest["production_rows"] = rows.height
-        store.save_manifest(stat, version, manifest)
-        registry.register(manifest, "production", now_utc(), registry.metrics(version))
+    if not registry.store.has_fit(stat, version, "production"):
+        splits = LakeResource(root=str(settings.lake_dir)).read_dataset(
+            stat, manifest["dataset_version"]
+        )
+        rows = sum(f.height for f in splits.values())
+        print(f"refitting {version} on all {rows:,} rows of dataset {manifest['dataset_version']}")
+        registry.ensure_production_fit(stat, version, splits)
     before = registry.promote(stat, version, "manual promotion (statmuse models promote)")
     print(
         f"{stat}: {version} is production"

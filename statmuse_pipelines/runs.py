@@ -337,8 +337,6 @@ def _evaluate(
 ) -> None:  # fmt: skip
     """Match the lines once, then calibrate, evaluate walk-forward (`walk_forward`: its config)
     and backtest each stat that has a production model."""
-    from statmuse_pipelines.resources.factory import warehouse_of
-    from statmuse_pipelines.resources.models import ModelRegistry, ModelStoreResource
     from statmuse_pipelines.sensors.jobs import range_tags
 
     span = _lines_span(settings)
@@ -352,10 +350,7 @@ def _evaluate(
              detail=_match_rate, tags=tags)  # fmt: skip
         if report.failed:
             return
-    registry = ModelRegistry(
-        warehouse_of(settings),
-        ModelStoreResource(root=str(settings.models_dir)),
-    )
+    registry = defs.resources["registry"]
     job = defs.resolve_job_def("evaluate_models_job")
     for i, stat in enumerate(stats, 1):
         if registry.production_version(stat) is None:
@@ -503,9 +498,8 @@ def check_drift(defs, instance, report: RunReport, label: str, echo: Echo) -> No
     """The drift check of every stat that has a production model (one run each, as the morning
     sensor asks for them); a failed check is a WARN that asks for a retrain, not a failed run."""
     from statmuse_pipelines.core.datasets import TARGETS
-    from statmuse_pipelines.resources.models import ModelRegistry
 
-    registry = ModelRegistry(defs.resources["warehouse"], defs.resources["model_store"])
+    registry = defs.resources["registry"]
     job = defs.resolve_job_def("check_drift_job")
     served = [s for s in TARGETS if registry.production_version(s) is not None]
     if not served:

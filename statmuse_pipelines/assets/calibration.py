@@ -74,10 +74,10 @@ def calibrators(
     lake: LakeResource,
     warehouse: WarehouseResource,
     model_store: ModelStoreResource,
+    registry: ModelRegistry,
 ) -> dg.MaterializeResult:
     """The production model's predictive distribution and P(over) calibrator, fit on validation."""
     stat = context.partition_key
-    registry = ModelRegistry(warehouse, model_store)
     version, manifest = production_manifest(registry, stat, "nothing to calibrate yet")
     splits = lake.read_dataset(stat, manifest["dataset_version"])
     # the evaluation fit never saw validation or test rows

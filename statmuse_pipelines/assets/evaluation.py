@@ -109,12 +109,12 @@ def walk_forward_predictions(
     lake: LakeResource,
     warehouse: WarehouseResource,
     model_store: ModelStoreResource,
+    registry: ModelRegistry,
 ) -> dg.MaterializeResult:
     """Predictions made walk-forward (refit monthly on the past only) at each pregame line,
     with the market-aware P(over), the served rule's bets and the result."""
     stat = context.partition_key
     settings = config.settings()
-    registry = ModelRegistry(warehouse, model_store)
     version, manifest = production_manifest(registry, stat, "nothing to evaluate walk-forward yet")
     # the production version's own dataset: the walk-forward (and what it leaves for serving)
     # ends where that version's data ends, which is what serving's hindsight guard checks

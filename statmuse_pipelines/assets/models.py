@@ -22,7 +22,6 @@ from statmuse_pipelines.core.registry import (
     evaluation_model,
     manifest_of,
     promotion_gate,
-    refit_production,
 )
 from statmuse_pipelines.core.schemas import MODEL_METRICS, MODEL_REGISTRY, MODEL_STAGE_HISTORY
 from statmuse_pipelines.resources.lake import LakeResource
@@ -161,6 +160,7 @@ def player_models(
     lake: LakeResource,
     warehouse: WarehouseResource,
     model_store: ModelStoreResource,
+    registry: ModelRegistry,
 ) -> dg.MaterializeResult:
     """Per stat: a pooled model and per-player champions, measured against naive baselines."""
     stat = context.partition_key
@@ -175,7 +175,6 @@ def player_models(
             "dates to choose and measure models; ingest more days and rebuild the datasets"
         )
     splits = lake.read_dataset(stat, dataset["version"])
-    registry = ModelRegistry(warehouse, model_store)
     started = time.monotonic()
     version, tuning = model_version(stat, dataset["version"], settings), None
     manifest = model_store.manifest(stat, version)
@@ -237,15 +236,9 @@ def player_models(
         )
     refit_seconds = 0.0
     if decision.passed and production != version:
-        if not model_store.has_fit(stat, version, "production"):
-            t0 = time.monotonic()
-            rows = pl.concat([splits["train"], splits["val"], splits["test"]])
-            model_store.save_fit(refit_production(manifest, rows, settings.n_jobs))
-            refit_seconds = time.monotonic() - t0
-            manifest["fits"] = ["evaluation", "production"]
-            manifest["production_rows"] = rows.height
-            model_store.save_manifest(stat, version, manifest)
-            registry.register(manifest, "production", now_utc(), registry.metrics(version))
+        manifest, refit_seconds = registry.ensure_production_fit(
+            stat, version, splits, settings.n_jobs
+        )
         registry.promote(stat, version, decision.reason, expected=production)
     stage = registry.stage(stat, version)
     context.log.info(f"{stat} {version}: {decision.reason}")

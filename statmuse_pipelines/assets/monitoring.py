@@ -116,7 +116,7 @@ def model_performance(
     config: RollbackConfig,
     lake: LakeResource,
     warehouse: WarehouseResource,
-    model_store: ModelStoreResource,
+    registry: ModelRegistry,
     alerts: AlertsResource,
 ) -> dg.MaterializeResult:
     """Per stat: MAE, Brier, ECE, hit rate, ROI and volume over 1, 7 and 30 days; rollbacks."""
@@ -128,9 +128,7 @@ def model_performance(
     )
     rows = pl.concat([performance(outcomes, d) for d in days])
     warehouse.replace_days(MODEL_PERFORMANCE, rows, days, date_column="as_of")
-    rollbacks = check_rollbacks(
-        outcomes, days[-1], warehouse, model_store, context.log.info, config, alerts
-    )
+    rollbacks = check_rollbacks(outcomes, days[-1], registry, context.log.info, config, alerts)
     history = warehouse.query(
         "SELECT * FROM model_performance WHERE window_days = 7 AND as_of <= ? ORDER BY as_of",
         [days[-1]],
@@ -155,8 +153,7 @@ def model_performance(
 def check_rollbacks(
     outcomes: pl.DataFrame,
     day: date,
-    warehouse: WarehouseResource,
-    store: ModelStoreResource,
+    registry: ModelRegistry,
     log,
     rule: RollbackConfig | None = None,
     alerts: AlertsResource | None = None,
@@ -166,7 +163,7 @@ def check_rollbacks(
     last `window_days`; roll back (and raise an alert) if it did worse by more than the margins."""
     rule = rule or RollbackConfig()
     alerts = alerts or AlertsResource()
-    registry = ModelRegistry(warehouse, store)
+    warehouse = registry.warehouse
     graded = outcomes.filter((pl.col("result") != "void") & (pl.col("prediction_date") <= day))
     decisions = {}
     for stat in sorted(graded["stat"].unique().to_list()):
@@ -272,10 +269,10 @@ def feature_drift(
     lake: LakeResource,
     warehouse: WarehouseResource,
     model_store: ModelStoreResource,
+    registry: ModelRegistry,
 ) -> dg.MaterializeResult:
     """Recent features, predictions and calibration against what the production model learned."""
     stat = context.partition_key
-    registry = ModelRegistry(warehouse, model_store)
     version, manifest = production_manifest(registry, stat, "no drift to check")
     # the most recent rows the production model learned from (it is refit on every split)
     reference = lake.read_dataset(stat, manifest["dataset_version"])["test"]

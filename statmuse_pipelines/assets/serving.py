@@ -134,10 +134,10 @@ def daily_predictions(
     lake: LakeResource,
     warehouse: WarehouseResource,
     model_store: ModelStoreResource,
+    registry: ModelRegistry,
 ) -> Iterator[dg.MaterializeResult]:
     """The day's slate: each candidate player x stat with P(over), a recommendation and a stake."""
     days = partition_days(context)
-    registry = ModelRegistry(warehouse, model_store)
     frames, notes = [], {}
     games = players = 0
     for day in days:

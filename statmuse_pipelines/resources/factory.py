@@ -7,7 +7,7 @@ import dagster as dg
 from statmuse_pipelines.resources.alerts import AlertsResource
 from statmuse_pipelines.resources.lake import LakeResource
 from statmuse_pipelines.resources.lines import LinesResource
-from statmuse_pipelines.resources.models import ModelStoreResource
+from statmuse_pipelines.resources.models import ModelRegistry, ModelStoreResource
 from statmuse_pipelines.resources.policies import RetrainPolicy
 from statmuse_pipelines.resources.sources import (
     FilesGameLogSource,
@@ -61,12 +61,21 @@ def lines_resource(settings: Settings) -> LinesResource:
     )
 
 
+def registry_of(settings: Settings) -> ModelRegistry:
+    """The model registry of these settings: their warehouse and model store."""
+    return ModelRegistry(
+        warehouse=warehouse_of(settings), store=ModelStoreResource(root=str(settings.models_dir))
+    )
+
+
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    registry = registry_of(settings)
     return {
         "game_logs": game_log_source(settings),
         "lake": LakeResource(root=str(settings.lake_dir)),
-        "warehouse": warehouse_of(settings),
-        "model_store": ModelStoreResource(root=str(settings.models_dir)),
+        "warehouse": registry.warehouse,
+        "model_store": registry.store,
+        "registry": registry,
         "lines": lines_resource(settings),
         "retrain_policy": RetrainPolicy(after_days=settings.retrain_after_days),
         "alerts": AlertsResource(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +31,7 @@ import xgboost as xgb
 from pydantic import Field
 
 from statmuse_pipelines.core.models import POOLED
-from statmuse_pipelines.core.registry import ServingModel
+from statmuse_pipelines.core.registry import ServingModel, refit_production
 from statmuse_pipelines.core.schemas import MODEL_METRICS, MODEL_REGISTRY, MODEL_STAGE_HISTORY
 from statmuse_pipelines.resources.warehouse import WarehouseResource
 
@@ -115,12 +116,36 @@ class ModelStoreResource(dg.ConfigurableResource):
         )
 
 
-class ModelRegistry:
-    """Stage bookkeeping over the warehouse tables (one transaction per operation)."""
+class ModelRegistry(dg.ConfigurableResource):
+    """The model registry, a resource: stage bookkeeping over the warehouse tables (one
+    transaction per operation) and the fits in the model store. Assets, sensors and the
+    command line take this one resource (`registry`) and call its operations: promotion
+    (`ensure_production_fit` then `promote`), `rollback`, and the lookups."""
 
-    def __init__(self, warehouse: WarehouseResource, store: ModelStoreResource):
-        self.warehouse = warehouse
-        self.store = store
+    warehouse: WarehouseResource
+    store: ModelStoreResource
+
+    # --- promotion -------------------------------------------------------------------------
+
+    def ensure_production_fit(
+        self, stat: str, version: str, splits: dict[str, pl.DataFrame], n_jobs: int = 2
+    ) -> tuple[dict[str, Any], float]:
+        """`version` refit for production on every row of its dataset (`splits`) with the
+        settings its evaluation fit chose, registered under the same version; nothing to do when
+        that fit exists. Returns the manifest and the seconds the refit took (0 without one)."""
+        manifest = self.store.manifest(stat, version)
+        if manifest is None:
+            raise RegistryError(f"no {stat} version {version}: see `statmuse models list`")
+        if self.store.has_fit(stat, version, "production"):
+            return manifest, 0.0
+        t0 = time.monotonic()
+        rows = pl.concat([splits["train"], splits["val"], splits["test"]])
+        self.store.save_fit(refit_production(manifest, rows, n_jobs))
+        manifest["fits"] = ["evaluation", "production"]
+        manifest["production_rows"] = rows.height
+        self.store.save_manifest(stat, version, manifest)
+        self.register(manifest, "production", now_utc(), self.metrics(version))
+        return manifest, time.monotonic() - t0
 
     # --- writing ---------------------------------------------------------------------------
 

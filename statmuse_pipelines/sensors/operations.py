@@ -22,7 +22,7 @@ from statmuse_pipelines.core.schemas import ALERTS
 from statmuse_pipelines.event_log import failed_check_executions
 from statmuse_pipelines.resources.alerts import AlertsResource
 from statmuse_pipelines.resources.lake import LakeResource
-from statmuse_pipelines.resources.models import ModelRegistry, ModelStoreResource
+from statmuse_pipelines.resources.models import ModelRegistry
 from statmuse_pipelines.resources.policies import RetrainPolicy
 from statmuse_pipelines.resources.warehouse import WarehouseBusyError, WarehouseResource
 from statmuse_pipelines.sensors.jobs import refresh_game_days_job
@@ -146,11 +146,10 @@ def new_data_sensor(
     context: dg.SensorEvaluationContext,
     lake: LakeResource,
     warehouse: WarehouseResource,
-    model_store: ModelStoreResource,
+    registry: ModelRegistry,
     retrain_policy: RetrainPolicy,
 ):
     after = retrain_policy.after_days
-    registry = ModelRegistry(warehouse, model_store)
     if not warehouse.table_exists("player_game_stats"):
         return dg.SkipReason("no box scores yet")
     cursor = json.loads(context.cursor) if context.cursor else {}
@@ -159,7 +158,7 @@ def new_data_sensor(
         version = registry.production_version(stat)
         if version is None:
             continue
-        manifest = model_store.manifest(stat, version)
+        manifest = registry.store.manifest(stat, version)
         dataset = lake.read_manifest(stat, manifest["dataset_version"])
         through = dataset["dates"]["test"]["end"]
         found = warehouse.query(

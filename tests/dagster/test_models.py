@@ -59,8 +59,8 @@ def train(settings, instance, stat, **config):
 
 def registry(settings) -> ModelRegistry:
     return ModelRegistry(
-        WarehouseResource(path=str(settings.warehouse_path)),
-        ModelStoreResource(root=str(settings.models_dir)),
+        warehouse=WarehouseResource(path=str(settings.warehouse_path)),
+        store=ModelStoreResource(root=str(settings.models_dir)),
     )
 
 
@@ -169,14 +169,14 @@ def test_train_gate_promote_reuse_and_keep_a_candidate(pipeline, capsys):
     assert reg.production_version("PTS") == version
 
     # and a change between the read and the write is caught inside the transaction
+    reads = []
+
     class Raced(ModelRegistry):
-        reads = 0
-
         def production_version(self, stat):
-            Raced.reads += 1  # the first read is stale: another promotion lands right after it
-            return None if Raced.reads == 1 else super().production_version(stat)
+            reads.append(stat)  # the first read is stale: another promotion lands right after it
+            return None if len(reads) == 1 else super().production_version(stat)
 
-    raced = Raced(reg.warehouse, reg.store)
+    raced = Raced(warehouse=reg.warehouse, store=reg.store)
     with pytest.raises(RegistryError, match="production changed during this run"):
         raced.promote("PTS", candidate, "raced")
     assert reg.production_version("PTS") == version and reg.stage("PTS", candidate) == "archived"

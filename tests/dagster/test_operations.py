@@ -134,7 +134,7 @@ def test_the_hindsight_guard_skips_a_stat_and_keeps_its_earlier_predictions(oper
     wh = WarehouseResource(path=str(settings.warehouse_path))
     day = FIRST + timedelta(days=2)
     before = wh.query("SELECT * FROM predictions WHERE prediction_date = ? ORDER BY ALL", [day])
-    registry = ModelRegistry(wh, settings_store(settings))
+    registry = ModelRegistry(warehouse=wh, store=settings_store(settings))
     version = registry.production_version("REB")
     dataset = registry.store.manifest("REB", version)["dataset_version"]
     path = settings.lake_dir / "training_datasets" / "REB" / dataset / "manifest.json"
@@ -279,20 +279,22 @@ def test_new_data_sensor_waits_for_enough_new_days(operated):
     resources = {
         "lake": LakeResource(root=str(settings.lake_dir)),
         "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
-        "model_store": defs.resources["model_store"],
+        "registry": defs.resources["registry"],
         "retrain_policy": RetrainPolicy(after_days=14),
     }
-    context = dg.build_sensor_context(instance=instance, resources=resources)
-    result = new_data_sensor(context)
-    # the models' data ends Nov 30; the box scores now reach past it by 14+ game days
-    stats = sorted(r.partition_key for r in result)
-    assert stats == ["PTS", "REB"]
-    assert all(r.run_key.startswith(f"new-data-{r.partition_key}-") for r in result)
-    again = new_data_sensor(context)
-    assert isinstance(again, dg.SkipReason)  # cursor: asked once per new last game date
+    # the registry resource holds the warehouse and model store resources: a context manager
+    with dg.build_sensor_context(instance=instance, resources=resources) as context:
+        result = new_data_sensor(context)
+        # the models' data ends Nov 30; the box scores now reach past it by 14+ game days
+        stats = sorted(r.partition_key for r in result)
+        assert stats == ["PTS", "REB"]
+        assert all(r.run_key.startswith(f"new-data-{r.partition_key}-") for r in result)
+        again = new_data_sensor(context)
+        assert isinstance(again, dg.SkipReason)  # cursor: asked once per new last game date
     # the threshold is the policy's (STATMUSE_RETRAIN_AFTER_DAYS through Settings)
     patient = {**resources, "retrain_policy": RetrainPolicy(after_days=10_000)}
-    later = new_data_sensor(dg.build_sensor_context(instance=instance, resources=patient))
+    with dg.build_sensor_context(instance=instance, resources=patient) as context:
+        later = new_data_sensor(context)
     assert isinstance(later, dg.SkipReason) and "10000 new game days" in later.skip_message
 
 
@@ -300,7 +302,7 @@ def test_a_promoted_retrain_that_grades_worse_is_rolled_back_with_an_alert(opera
     settings, defs, instance, _ = operated
     warehouse = WarehouseResource(path=str(settings.warehouse_path))
     store = defs.resources["model_store"]
-    registry = ModelRegistry(warehouse, store)
+    registry = ModelRegistry(warehouse=warehouse, store=store)
     first = registry.production_version("PTS")
     # a retrain with another seed: a new version, promoted (by the gate or by the operator)
     assert defs.resolve_job_def("train_models_job").execute_in_process(
@@ -324,17 +326,17 @@ def test_a_promoted_retrain_that_grades_worse_is_rolled_back_with_an_alert(opera
     )
     day = FIRST + timedelta(days=13)
     rule = RollbackConfig(window_days=7)
-    as_good = check_rollbacks(pl.concat([graded, later]), day, warehouse, store, print, rule)
+    as_good = check_rollbacks(pl.concat([graded, later]), day, registry, print, rule)
     assert as_good == {"PTS": "within the runbook's margins"}
     assert registry.production_version("PTS") == second
     worse = later.with_columns(p_over=pl.col("p_under"), p_under=pl.col("p_over"))
-    decided = check_rollbacks(pl.concat([graded, worse]), day, warehouse, store, print, rule)
+    decided = check_rollbacks(pl.concat([graded, worse]), day, registry, print, rule)
     assert decided["PTS"].startswith("Brier")
     assert registry.production_version("PTS") == first
     alert = warehouse.query("SELECT * FROM alerts WHERE kind = 'rollback'").row(0, named=True)
     assert alert["subject"] == "PTS" and f"rolled back from {second} to {first}" in alert["message"]
     # the restored version is not judged again (no flip-flop)
-    assert check_rollbacks(pl.concat([graded, worse]), day, warehouse, store, print, rule) == {}
+    assert check_rollbacks(pl.concat([graded, worse]), day, registry, print, rule) == {}
     assert registry.production_version("PTS") == first
 
 
