@@ -783,12 +783,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     import warnings
 
+    # the command line is read before dagster is imported: --help and a bad option answer at once
+    args = build_parser().parse_args(argv)
     import dagster as dg
 
     # backfill_policy and pools are marked beta; they are what the design asks for
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
-    args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except (SettingsError, ValueError, FileNotFoundError) as exc:

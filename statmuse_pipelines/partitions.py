@@ -16,6 +16,16 @@ daily_partitions = dg.DailyPartitionsDefinition(
 )
 
 
+# The morning's deadlines, on the league's calendar: the schedule ingests at 06:00 and the slate
+# follows. The UI shows an asset that missed its window as late (its freshness).
+INGEST_FRESHNESS = dg.FreshnessPolicy.cron(
+    deadline_cron="0 9 * * *", lower_bound_delta=timedelta(hours=4), timezone=str(LEAGUE_TZ)
+)  # yesterday's box scores in by 09:00, taken after 05:00
+SLATE_FRESHNESS = dg.FreshnessPolicy.cron(
+    deadline_cron="0 10 * * *", lower_bound_delta=timedelta(hours=5), timezone=str(LEAGUE_TZ)
+)  # today's slate predicted by 10:00, after 05:00 (tip-offs are from noon on)
+
+
 def partition_days(context: dg.AssetExecutionContext) -> list[date]:
     """The game dates a run covers: one for a single partition, all of them for a range."""
     window = context.partition_time_window

@@ -11,7 +11,9 @@ import logging
 import os
 import socket
 import sys
+import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -239,17 +241,66 @@ def _gate_reason(result) -> str | None:
     return None
 
 
-def _days(job, instance, first: date, last: date) -> Any:
+PROGRESS_SECONDS = 30.0  # a long run prints a line at least this often
+
+
+def _latest(instance, run_id: str) -> str:
+    """What a run is doing: its newest log message (the asset's own words when it logged any,
+    else the step that last started or finished)."""
+    records = instance.get_records_for_run(run_id, limit=50, ascending=False).records
+    for record in records:
+        entry = record.event_log_entry
+        if entry.dagster_event is None and entry.user_message:
+            return entry.user_message.splitlines()[0][:140]
+    for record in records:
+        event = record.event_log_entry.dagster_event
+        if event is not None and event.step_key:
+            return f"{event.step_key}: {event.event_type_value.lower().replace('_', ' ')}"
+    return "starting"
+
+
+@contextmanager
+def progress(instance, run_id: str, label: str, echo: Echo, every: float | None = None):
+    """While the block runs, a line every `every` seconds (PROGRESS_SECONDS): the label, the
+    seconds so far and what the run `run_id` is doing (`_latest`), so a long training is never
+    silent."""
+    every = PROGRESS_SECONDS if every is None else every
+    stop = threading.Event()
+    began = time.monotonic()
+
+    def beat() -> None:
+        while not stop.wait(every):
+            try:
+                doing = _latest(instance, run_id)
+            except Exception as exc:  # a busy event log never stops the run itself
+                doing = f"(progress unavailable: {type(exc).__name__})"
+            echo(f"{label.strip()}  ... {time.monotonic() - began:4.0f}s so far: {doing}")
+
+    thread = threading.Thread(target=beat, name=f"progress-{run_id[:8]}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def execute(job, instance, label: str, echo: Echo, tags: dict[str, str], **kwargs) -> Any:
+    """One in-process run of `job` as the command makes them: tagged (cli_tags), errors kept in
+    the result, and a progress line every PROGRESS_SECONDS while it runs."""
+    run_id = str(uuid.uuid4())
+    kwargs.setdefault("run_config", QUIET)
+    with progress(instance, run_id, label, echo):
+        return job.execute_in_process(
+            instance=instance, run_id=run_id, tags=cli_tags(tags), raise_on_error=False, **kwargs
+        )
+
+
+def _days(job, instance, first: date, last: date, label: str, echo: Echo) -> Any:
     from statmuse_pipelines.sensors.jobs import range_tags
 
-    return job.execute_in_process(
-        instance=instance,
-        tags=cli_tags(
-            {**range_tags(first.isoformat(), last.isoformat()), "statmuse/cli": "backfill"}
-        ),
-        run_config=QUIET,
-        raise_on_error=False,
-    )
+    tags = {**range_tags(first.isoformat(), last.isoformat()), "statmuse/cli": "backfill"}
+    return execute(job, instance, label, echo, tags)
 
 
 def _datasets(job, instance, report: RunReport, prefix: str, echo: Echo) -> None:
@@ -277,13 +328,9 @@ def _models(
             echo(f"[{step + i}/{steps}] models {stat:<8} skipped: {why} (too few game dates)")
             report.skipped[stat] = why
             continue
-        result = job.execute_in_process(
-            instance=instance,
-            partition_key=stat,
-            tags=cli_tags({"statmuse/cli": "train"}),
-            run_config=config,
-            raise_on_error=False,
-        )
+        label = f"[{step + i}/{steps}] models {stat:<8}"
+        tags = {"statmuse/cli": "train"}
+        result = execute(job, instance, label, echo, tags, partition_key=stat, run_config=config)
         report.runs.append(result.run_id)
         collect_checks(result, report)
         mats = result.asset_materializations_for_node("player_models")
@@ -358,13 +405,9 @@ def _evaluate(
             continue
         t0 = time.monotonic()
         config = {**QUIET, "ops": {"walk_forward_predictions": {"config": walk_forward or {}}}}
-        result = job.execute_in_process(
-            instance=instance,
-            partition_key=stat,
-            tags=cli_tags({"statmuse/cli": "evaluate"}),
-            run_config=config,
-            raise_on_error=False,
-        )
+        label = f"[{step + i}/{steps}] evaluate {stat:<8}"
+        tags = {"statmuse/cli": "evaluate"}
+        result = execute(job, instance, label, echo, tags, partition_key=stat, run_config=config)
         report.runs.append(result.run_id)
         collect_checks(result, report)
         status = "ok" if result.success else "FAILED"
@@ -420,7 +463,7 @@ def run_pipeline(
     with open_instance(settings) as instance:
         for i, (a, b) in enumerate(chunks, 1):
             t0 = time.monotonic()
-            result = _days(days_job, instance, a, b)
+            result = _days(days_job, instance, a, b, f"[{i}/{steps}] {a}..{b}", echo)
             report.runs.append(result.run_id)
             rows = rows_materialized(result, "player_game_stats")
             collect_checks(result, report)
@@ -453,10 +496,7 @@ def _run(job, instance, report: RunReport, label: str, echo: Echo, detail=None, 
     """One in-process run, recorded and reported on one line (`detail(result)`: more words for
     the label, from what the run found)."""
     t0 = time.monotonic()
-    kwargs["tags"] = cli_tags(kwargs.get("tags") or {})
-    result = job.execute_in_process(
-        instance=instance, run_config=QUIET, raise_on_error=False, **kwargs
-    )
+    result = execute(job, instance, label, echo, kwargs.pop("tags", None) or {}, **kwargs)
     report.runs.append(result.run_id)
     collect_checks(result, report)
     status = "ok" if result.success else "FAILED"
@@ -507,10 +547,8 @@ def check_drift(defs, instance, report: RunReport, label: str, echo: Echo) -> No
         return
     t0, drifted = time.monotonic(), []
     for stat in served:
-        result = job.execute_in_process(
-            instance=instance, run_config=QUIET, raise_on_error=False, partition_key=stat,
-            tags=cli_tags({"statmuse/cli": "drift"}),
-        )  # fmt: skip
+        result = execute(job, instance, f"{label}{stat}", echo, {"statmuse/cli": "drift"},
+                         partition_key=stat)  # fmt: skip
         report.runs.append(result.run_id)
         collect_checks(result, report)
         if not result.success:

@@ -7,7 +7,11 @@ from pydantic import Field
 
 from statmuse_pipelines.assets._common import add_partition_metadata, range_metadata, table_value
 from statmuse_pipelines.core.gamelog import GameLogError
-from statmuse_pipelines.partitions import daily_partitions, partition_days
+from statmuse_pipelines.partitions import (
+    INGEST_FRESHNESS,
+    daily_partitions,
+    partition_days,
+)
 from statmuse_pipelines.resources.lake import LakeResource
 from statmuse_pipelines.resources.sources import (
     GameLogSource,
@@ -122,6 +126,7 @@ def _spec(asset: str) -> dg.AssetCheckSpec:
     group_name="ingest",
     kinds={"polars", "parquet"},
     pool="nba_api",
+    freshness_policy=INGEST_FRESHNESS,
     check_specs=[_spec("raw_player_game_logs")],
 )
 def raw_player_game_logs(
@@ -140,6 +145,7 @@ def raw_player_game_logs(
     group_name="ingest",
     kinds={"polars", "parquet"},
     pool="nba_api",
+    freshness_policy=INGEST_FRESHNESS,
     check_specs=[_spec("raw_team_game_logs")],
 )
 def raw_team_game_logs(

@@ -19,7 +19,11 @@ from statmuse_pipelines.core.datasets import TARGETS
 from statmuse_pipelines.core.features import build_features, history_start, team_history_start
 from statmuse_pipelines.core.schemas import PLAYER_GAME_STATS, PREDICTIONS
 from statmuse_pipelines.core.serving import predict_stat, slate_candidates
-from statmuse_pipelines.partitions import daily_partitions, partition_days
+from statmuse_pipelines.partitions import (
+    SLATE_FRESHNESS,
+    daily_partitions,
+    partition_days,
+)
 from statmuse_pipelines.resources.lake import LakeResource
 from statmuse_pipelines.resources.models import ModelRegistry, ModelStoreResource
 from statmuse_pipelines.resources.sources import GameLogSource
@@ -122,6 +126,7 @@ def keep_skipped_history(new: pl.DataFrame, lake: LakeResource, days: list[date]
     group_name="serving",
     kinds={"polars", "parquet", "duckdb"},
     pool="duckdb",
+    freshness_policy=SLATE_FRESHNESS,
     deps=[
         player_features,
         dg.AssetDep("walk_forward_predictions", partition_mapping=dg.AllPartitionMapping()),

@@ -155,3 +155,51 @@ def test_backfill_after_an_empty_answer_leaves_every_stored_day_as_it_was(home, 
     out = capsys.readouterr().out
     assert wh.query(query).rows() == before
     assert "WARN raw_player_game_logs.empty_answers_keep_stored_days" in out
+
+
+def test_help_and_a_bad_option_answer_without_importing_dagster():
+    """`statmuse --help` and a mistyped option are answered before dagster is imported (which
+    takes 2-4 s on this machine)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from statmuse_pipelines.cli import main\n"
+        "for argv in (['--help'], ['backfill', '--start', '2024-13-01', '--end', '2024-01-02']):\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print('dagster imported' if 'dagster' in sys.modules else 'dagster not imported')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip().endswith("dagster not imported"), out.stdout + out.stderr
+    assert "--start" in out.stderr and "YYYY-MM-DD" in out.stderr, out.stderr
+
+
+def test_a_long_run_prints_what_it_is_doing_while_it_runs(monkeypatch):
+    """The command prints a line at least every PROGRESS_SECONDS within a run, with the run's
+    newest log message (here 0.2 s, for a run of about a second)."""
+    import time
+
+    from statmuse_pipelines import runs
+
+    monkeypatch.setattr(runs, "PROGRESS_SECONDS", 0.2)
+
+    @dg.op
+    def slow(context):
+        context.log.info("fitting the pooled model, 3 of 12 stats")
+        time.sleep(1.2)
+
+    @dg.job
+    def long_job():
+        slow()
+
+    lines: list[str] = []
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = runs.execute(long_job, instance, "[5/29] models PTS", lines.append, {})
+    assert result.success
+    assert len(lines) >= 3, lines
+    assert all(line.startswith("[5/29] models PTS  ... ") for line in lines), lines
+    assert "fitting the pooled model, 3 of 12 stats" in lines[-1], lines

@@ -80,6 +80,11 @@ def test_assets_carry_pools_kinds_docs_and_blocking_checks(home):
     assert assets["player_game_stats"].op.pool == "duckdb"
     blocking = {s.name: s.blocking for s in assets["team_game_stats"].check_specs}
     assert blocking["every_game_has_two_teams"] and not blocking["pace_is_plausible"]
+    # a late morning shows in the UI: ingest by 09:00, today's slate by 10:00 (league time)
+    fresh = {k.to_user_string(): graph.get(k).freshness_policy for k in graph.get_all_asset_keys()}
+    assert fresh["raw_player_game_logs"].deadline_cron == "0 9 * * *"
+    assert fresh["daily_predictions"].deadline_cron == "0 10 * * *"
+    assert fresh["daily_predictions"].timezone == "America/New_York"
 
 
 def test_dg_checks_the_definitions(home):
