@@ -194,7 +194,9 @@ mutation Launch($params: ExecutionParams!) {
 """
 
 
-def test_asset_graph_renders_a_launched_run_succeeds_and_cli_runs_are_listed(servers, browser):
+def test_asset_graph_renders_a_launched_run_succeeds_and_cli_runs_are_listed(
+    servers, browser, capsys
+):
     port, procs, logs, env = servers
     base = f"http://127.0.0.1:{port}"
     ARTIFACTS.mkdir(exist_ok=True)
@@ -245,7 +247,7 @@ def test_asset_graph_renders_a_launched_run_succeeds_and_cli_runs_are_listed(ser
     page_text(browser, f"{base}/assets/player_features?view=checks", ("features_are_pregame",))
     browser.save_screenshot(str(ARTIFACTS / "web_ui_checks.png"))
     assert (ARTIFACTS / "web_ui_run.png").stat().st_size > 10_000
-    check_command_line_run_is_listed(port, env, browser)
+    check_command_line_run_is_listed(port, env, browser, capsys)
     assert all(p.poll() is None for p in procs.values()), "a server died during the test"
 
 
@@ -258,17 +260,24 @@ query($job: String!, $label: String!) {
 """
 
 
-def check_command_line_run_is_listed(port: int, env: dict, browser) -> None:
+def check_command_line_run_is_listed(port: int, env: dict, browser, capsys) -> None:
     """A run the `statmuse` command makes in its own process is filed under its job, as a run
     launched from the UI is: the job page asks for the job's runs with the code location's
     repository label, and the command's runs carry it."""
+    from statmuse_pipelines.cli import main
+
     base = f"http://127.0.0.1:{port}"
-    done = subprocess.run(
-        [sys.executable, "-m", "statmuse_pipelines.cli", "predict", "--date", "2025-10-25"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
-    ingest = next(line for line in done.stdout.splitlines() if " ingest " in line)
+    # the command in this process (its own process costs seconds of imports), on the servers'
+    # instance and settings
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("DAGSTER_HOME", "STATMUSE_HOME", "STATMUSE_SOURCE", "STATMUSE_SEASONS",
+                     "STATMUSE_TODAY"):  # fmt: skip
+            patch.setenv(name, env[name])
+        capsys.readouterr()
+        code = main(["predict", "--date", "2025-10-25"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    ingest = next(line for line in out.splitlines() if " ingest " in line)
     run_id = ingest.rsplit("(run ", 1)[1].rstrip(")")
     assert len(run_id) == 36, ingest  # the full id, which /runs/<id> finds
 
