@@ -110,8 +110,8 @@ def summarize(settings: Settings, report: RunReport, echo=print) -> None:
             echo(f"  {label} {k}: {v['failed']} run(s)")
     echo(f"warehouse: {settings.warehouse_path}  (the pipeline writes it)")
     echo(
-        f"analysts:  duckdb -readonly {settings.analyst_path}  (its copy, replaced after every "
-        "write: a session held open never blocks the pipeline)"
+        f"analysts:  duckdb -readonly {settings.analyst_path}  (its copy, replaced after each "
+        "run that writes: a session held open never blocks the pipeline)"
     )
     echo(f"lake:      {settings.lake_dir}")
     echo(

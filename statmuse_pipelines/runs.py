@@ -569,14 +569,14 @@ def file_alerts(defs, instance, echo: Echo) -> None:
     from statmuse_pipelines.sensors.operations import alert_sensor
 
     resources = {"warehouse": defs.resources["warehouse"], "alerts": defs.resources["alerts"]}
-    context = dg.build_sensor_context(instance=instance, definitions=defs, resources=resources)
-    quiet = logging.getLogger("dagster")  # the command prints its own line
-    level = quiet.level
-    quiet.setLevel(logging.WARNING)
-    try:
-        tick = alert_sensor(context)
+    logging.disable(logging.INFO)  # the sensor's own log line: the command prints its own
+    try:  # a context manager: the warehouse resource is set up and torn down around the tick
+        with dg.build_sensor_context(
+            instance=instance, definitions=defs, resources=resources
+        ) as context:
+            tick = alert_sensor(context)
     finally:
-        quiet.setLevel(level)
+        logging.disable(logging.NOTSET)
     echo(f"  alerts: {getattr(tick, 'skip_message', None) or 'filed'}")
 
 

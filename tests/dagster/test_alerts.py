@@ -47,15 +47,15 @@ def test_a_busy_warehouse_never_makes_an_alert_go_out_twice(failed_runs, tmp_pat
     instance, defs = failed_runs
     SENT.clear()
     busy = {"warehouse": BusyWarehouse(path=str(tmp_path / "w.duckdb")), "alerts": Recorder()}
-    context = dg.build_sensor_context(instance=instance, definitions=defs, resources=busy)
-    first = operations.alert_sensor(context)
+    with dg.build_sensor_context(instance=instance, definitions=defs, resources=busy) as context:
+        first = operations.alert_sensor(context)
     assert "3 alert(s) recorded" in first.skip_message and len(SENT) == 3
     # the warehouse is free again: the next tick writes the three rows and posts nothing again
     free = {"warehouse": WarehouseResource(path=str(tmp_path / "w.duckdb")), "alerts": Recorder()}
-    context = dg.build_sensor_context(
+    with dg.build_sensor_context(
         instance=instance, definitions=defs, resources=free, cursor=context.cursor
-    )
-    operations.alert_sensor(context)
+    ) as context:
+        operations.alert_sensor(context)
     assert len(SENT) == 3
     rows = free["warehouse"].query("SELECT alert_id, webhook FROM alerts ORDER BY alert_id")
     assert rows.height == 3 and set(rows["webhook"]) == {"delivered (204)"}
@@ -67,16 +67,18 @@ def test_a_slow_webhook_leaves_the_rest_for_the_next_tick(failed_runs, tmp_path,
     SENT.clear()
     resources = {"warehouse": WarehouseResource(path=str(tmp_path / "w.duckdb")),
                  "alerts": Recorder()}  # fmt: skip
-    context = dg.build_sensor_context(instance=instance, definitions=defs, resources=resources)
-    tick = operations.alert_sensor(context)
+    with dg.build_sensor_context(
+        instance=instance, definitions=defs, resources=resources
+    ) as context:
+        tick = operations.alert_sensor(context)
     assert "3 waiting for the next tick" in tick.skip_message and SENT == []
     waiting = resources["warehouse"].query("SELECT webhook FROM alerts")["webhook"].to_list()
     assert waiting == ["waiting: the tick ran out of time"] * 3
     monkeypatch.setattr(operations, "TICK_BUDGET_SECONDS", 40.0)
-    context = dg.build_sensor_context(
+    with dg.build_sensor_context(
         instance=instance, definitions=defs, resources=resources, cursor=context.cursor
-    )
-    operations.alert_sensor(context)
+    ) as context:
+        operations.alert_sensor(context)
     assert len(SENT) == 3
     done = resources["warehouse"].query("SELECT webhook FROM alerts")["webhook"].to_list()
     assert done == ["delivered (204)"] * 3

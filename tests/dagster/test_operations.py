@@ -249,12 +249,12 @@ def test_failed_checks_and_failed_runs_become_signed_alerts(operated):
             instance=instance, partition_key=stat, run_config=QUIET, raise_on_error=False
         )
     warehouse = WarehouseResource(path=str(settings.warehouse_path))
-    context = dg.build_sensor_context(
-        instance=instance, definitions=defs, resources={"warehouse": warehouse, "alerts": hook}
-    )
     try:
-        tick = alert_sensor(context)
-        again = alert_sensor(context)
+        with dg.build_sensor_context(
+            instance=instance, definitions=defs, resources={"warehouse": warehouse, "alerts": hook}
+        ) as context:
+            tick = alert_sensor(context)
+            again = alert_sensor(context)
     finally:
         server.shutdown()
     assert "alert(s) recorded" in tick.skip_message
