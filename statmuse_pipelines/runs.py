@@ -231,14 +231,18 @@ def _user_message(err) -> str:
     return message
 
 
-def _gate_reason(result) -> str | None:
-    """The promotion gate's reason when it failed in this run (None if it passed or did not run)."""
-    for event in result.all_events:
-        if event.event_type_value == "ASSET_CHECK_EVALUATION":
-            ev = event.event_specific_data
-            if ev.check_name == "promotion_gate" and not ev.passed:
-                return (ev.description or "").removeprefix("not promoted: ")
-    return None
+def _gate_refused(result) -> bool:
+    """Whether the promotion gate refused this run's candidate."""
+    return any(
+        e.check_name == "promotion_gate" and not e.passed
+        for e in result.get_asset_check_evaluations()
+    )
+
+
+def _record(result, report: RunReport) -> None:
+    """A finished run into the report: its id and its check evaluations."""
+    report.runs.append(result.run_id)
+    collect_checks(result, report)
 
 
 PROGRESS_SECONDS = 30.0  # a long run prints a line at least this often
@@ -331,14 +335,12 @@ def _models(
         label = f"[{step + i}/{steps}] models {stat:<8}"
         tags = {"statmuse/cli": "train"}
         result = execute(job, instance, label, echo, tags, partition_key=stat, run_config=config)
-        report.runs.append(result.run_id)
-        collect_checks(result, report)
+        _record(result, report)
         mats = result.asset_materializations_for_node("player_models")
         meta = mats[0].metadata if mats else {}
-        kept = _gate_reason(result)
-        if result.success and kept is not None:
-            outcome = f"kept as candidate: {kept}"
-            report.kept_candidates[stat] = kept
+        if result.success and _gate_refused(result):
+            report.kept_candidates[stat] = meta["decision"].value
+            outcome = f"kept as candidate: {meta['decision'].value}"
         elif result.success:
             outcome = f"{meta['stage'].value}: {meta['decision'].value}"
         else:
@@ -408,8 +410,7 @@ def _evaluate(
         label = f"[{step + i}/{steps}] evaluate {stat:<8}"
         tags = {"statmuse/cli": "evaluate"}
         result = execute(job, instance, label, echo, tags, partition_key=stat, run_config=config)
-        report.runs.append(result.run_id)
-        collect_checks(result, report)
+        _record(result, report)
         status = "ok" if result.success else "FAILED"
         mats = result.asset_materializations_for_node("walk_forward_predictions")
         period = f" {mats[0].metadata['period'].value}" if mats else ""
@@ -464,9 +465,8 @@ def run_pipeline(
         for i, (a, b) in enumerate(chunks, 1):
             t0 = time.monotonic()
             result = _days(days_job, instance, a, b, f"[{i}/{steps}] {a}..{b}", echo)
-            report.runs.append(result.run_id)
+            _record(result, report)
             rows = rows_materialized(result, "player_game_stats")
-            collect_checks(result, report)
             status = "ok" if result.success else "FAILED"
             echo(
                 f"[{i}/{steps}] {a}..{b}  {rows:>7,} player-games, features  "
@@ -497,8 +497,7 @@ def _run(job, instance, report: RunReport, label: str, echo: Echo, detail=None, 
     the label, from what the run found)."""
     t0 = time.monotonic()
     result = execute(job, instance, label, echo, kwargs.pop("tags", None) or {}, **kwargs)
-    report.runs.append(result.run_id)
-    collect_checks(result, report)
+    _record(result, report)
     status = "ok" if result.success else "FAILED"
     label += detail(result) if detail else ""
     echo(f"{label}  {time.monotonic() - t0:5.1f}s  {status}  (run {result.run_id})")
@@ -549,8 +548,7 @@ def check_drift(defs, instance, report: RunReport, label: str, echo: Echo) -> No
     for stat in served:
         result = execute(job, instance, f"{label}{stat}", echo, {"statmuse/cli": "drift"},
                          partition_key=stat)  # fmt: skip
-        report.runs.append(result.run_id)
-        collect_checks(result, report)
+        _record(result, report)
         if not result.success:
             report.fail(result)
             return

@@ -11,6 +11,7 @@ import polars as pl
 
 from statmuse_pipelines.core.checks import CheckOutcome
 from statmuse_pipelines.core.schemas import Table
+from statmuse_pipelines.resources.warehouse import duckdb_type
 
 
 def _plain(value):
@@ -37,8 +38,6 @@ def warehouse_table_metadata(table: Table, *also: Table) -> dict[str, object]:
     """Definition metadata of an asset that writes `table` (and `also`) to the warehouse: its
     columns with their DuckDB types and meanings from core/schemas (the Columns section of the
     asset's page), the table's name, and every warehouse table it writes."""
-    from statmuse_pipelines.resources.warehouse import duckdb_type
-
     columns = [
         dg.TableColumn(c.name, type=duckdb_type(c.dtype), description=c.doc) for c in table.columns
     ]
