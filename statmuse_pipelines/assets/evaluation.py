@@ -8,6 +8,7 @@ from datetime import date
 
 import dagster as dg
 import polars as pl
+from pydantic import Field
 
 from statmuse_pipelines.assets._common import (
     check_results,
@@ -60,12 +61,34 @@ MEANS_FORMAT = 1
 class WalkForwardConfig(dg.Config):
     """The walk-forward period and the rule it scores; every value is fixed before the period."""
 
-    refit_months: int = WalkForwardSettings.refit_months
-    warmup_dates: int = WalkForwardSettings.warmup_dates
-    start: str = ""  # YYYY-MM-DD; empty: the start of the latest season that has real lines
-    end: str = ""  # YYYY-MM-DD; empty: the last date with results
-    margin: float = BettingRule.margin
-    min_blend_rows: int = BlendSettings.min_rows
+    refit_months: int = Field(
+        WalkForwardSettings.refit_months,
+        description="months between refits of the model and its distribution through the "
+        "period (each refit sees only games before its first date)",
+    )
+    warmup_dates: int = Field(
+        WalkForwardSettings.warmup_dates,
+        description="game dates before the period that are predicted (not scored) to fit the "
+        "first spread",
+    )
+    start: str = Field(
+        "",
+        description="first date of the period, YYYY-MM-DD; empty: the start of the latest season "
+        "that has real lines",
+    )
+    end: str = Field(
+        "", description="last date of the period, YYYY-MM-DD; empty: the last date with results"
+    )
+    margin: float = Field(
+        BettingRule.margin,
+        description="the served rule bets a side when our P(side | no push) beats the de-vigged "
+        "market's by this much",
+    )
+    min_blend_rows: int = Field(
+        BlendSettings.min_rows,
+        description="decided real-line rows a stat needs before its market blend may be used "
+        "(until then: the market's P)",
+    )
 
     def settings(self) -> WalkForwardSettings:
         return WalkForwardSettings(

@@ -5,6 +5,7 @@ from datetime import date, timedelta
 
 import dagster as dg
 import polars as pl
+from pydantic import Field
 
 from statmuse_pipelines.assets._common import (
     add_partition_metadata,
@@ -97,9 +98,15 @@ class RollbackConfig(dg.Config):
     """The runbook's rollback rule: after a promotion, the new version's first `window_days` of
     graded predictions against the previous version's last `window_days`."""
 
-    window_days: int = ROLLBACK_WINDOW
-    hit_rate_drop: float = HIT_RATE_DROP  # roll back if the hit rate falls by more than this
-    brier_rise: float = BRIER_RISE  # or if the Brier score rises by more than this
+    window_days: int = Field(
+        ROLLBACK_WINDOW, description="graded days of each version compared (new first, old last)"
+    )
+    hit_rate_drop: float = Field(
+        HIT_RATE_DROP, description="roll back if the hit rate falls by more than this"
+    )
+    brier_rise: float = Field(
+        BRIER_RISE, description="or if the Brier score rises by more than this"
+    )
 
 
 @dg.asset(

@@ -6,6 +6,7 @@
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
+from pydantic import Field
 
 FINISHED = [
     dg.DagsterRunStatus.SUCCESS,
@@ -15,8 +16,10 @@ FINISHED = [
 
 
 class RunRetentionConfig(dg.Config):
-    keep_days: int = 90  # finished runs older than this are deleted, with their event logs
-    batch: int = 500  # at most this many per run of the job
+    keep_days: int = Field(
+        90, description="finished runs older than this are deleted, with their event logs"
+    )
+    batch: int = Field(500, description="at most this many runs are deleted per run of the job")
 
 
 @dg.op(description="Delete finished runs (and their event logs) older than keep_days.")

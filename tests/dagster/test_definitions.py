@@ -107,3 +107,21 @@ def test_every_warehouse_table_is_declared_by_the_asset_that_writes_it(home):
             assert written not in claimed, (written, claimed.get(written), name)
             claimed[written] = name
     assert set(TABLES) - set(claimed) == {"alerts"}
+
+
+def test_every_launchpad_config_field_says_what_it_does(home):
+    """The launchpad shows each op's config fields with their descriptions: none is bare."""
+    fields = {}
+    for job in defs().resolve_all_job_defs():
+        for node in job.all_node_defs:
+            schema = node.config_schema
+            config_fields = getattr(schema.as_field().config_type, "fields", None) if schema else {}
+            for name, field in (config_fields or {}).items():
+                fields[f"{node.name}.{name}"] = field.description
+    # the configurable steps are all there (training, walk-forward, ingest, rollback, retention)
+    for expected in ("player_models.seed", "walk_forward_predictions.margin",
+                     "raw_player_game_logs.replace_empty_days", "model_performance.window_days",
+                     "prune_old_runs.keep_days"):  # fmt: skip
+        assert expected in fields, sorted(fields)
+    bare = sorted(name for name, description in fields.items() if not description)
+    assert not bare, bare
