@@ -542,7 +542,10 @@ def report_table(warehouse, echo=print, lines: str | None = None) -> None:
         return
     echo("the served rule (the headline, fixed in advance: final P beats the market's by 0.03 at")
     echo("a price above break-even, reference book; real lines only): share of props bet, ROI")
-    echo("with a 95% bootstrap interval, flat 1-unit stakes and quarter Kelly (2%/bet, 10%/day)")
+    echo(
+        "with a 95% interval (bootstrap over game days), flat 1-unit stakes and quarter Kelly "
+        "(2%/bet, 10%/day)"
+    )
     echo(
         f"  {'stat':<8}{'lines':<7}{'props':>7}{'bet':>7}{'bets':>7}  {'flat ROI [95% CI]':<28}"
         f"{'Kelly ROI [95% CI]':<28}{'CLV bets':>8}{'move':>7}{'beat':>6}  version"

@@ -5,9 +5,10 @@ source has one, else a labelled proxy), our probabilities of over/under/push at 
 prices and the actual result. Strategies choose bets: the served rule (the headline, configured
 in advance) and exploratory ones. Each is staked flat (1 unit) or by fractional Kelly (a quarter
 of full Kelly, at most 2% of the bankroll a bet and 10% a day), at a single book's price (the
-reference book at the consensus line) or at the best price across books (an upper bound). Bets
-are settled in date order: a day's Kelly stakes come from the bankroll at the start of that day;
-pushes return the stake.
+reference book at the consensus line) or at the best price across books (an upper bound; left
+out where it is the reference price on every row, as with one book or proxy lines). Bets are
+settled in date order: a day's Kelly stakes come from the bankroll at the start of that day;
+pushes return the stake. ROI intervals resample game days, not bets.
 """
 
 from __future__ import annotations
@@ -159,7 +160,8 @@ def simulate(rows: pl.DataFrame, strategy: Strategy, price_rule: str, staking: s
 
 
 def summarize_bets(bets: pl.DataFrame, seed: int = 7) -> dict[str, float]:
-    """Bets, win rate, ROI, final bankroll, max drawdown, Sharpe and a bootstrap ROI interval."""
+    """Bets, win rate, ROI, final bankroll, max drawdown, Sharpe and a 95% ROI interval from a
+    bootstrap over game days."""
     placed = bets.filter(pl.col("stake") > 0)
     n = placed.height
     if n == 0:
@@ -174,12 +176,15 @@ def summarize_bets(bets: pl.DataFrame, seed: int = 7) -> dict[str, float]:
         int((outcome == 0).sum()),
         int((outcome == -1).sum()),
     )
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, size=(BOOTSTRAP, n))
-    boot = profits[idx].sum(axis=1) / np.maximum(stakes[idx].sum(axis=1), 1e-12)
     daily = placed.group_by("game_date", maintain_order=True).agg(
-        pl.col("profit").sum(), pl.col("bankroll_after").last()
+        pl.col("profit").sum(), pl.col("stake").sum(), pl.col("bankroll_after").last()
     )
+    # the interval resamples whole game days: a night's bets share its games (a player's PTS,
+    # PR and PRA, teammates, one pace), so they are not independent draws
+    day_profit, day_stake = daily["profit"].to_numpy(), daily["stake"].to_numpy()
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(daily), size=(BOOTSTRAP, len(daily)))
+    boot = day_profit[idx].sum(axis=1) / np.maximum(day_stake[idx].sum(axis=1), 1e-12)
     curve = np.concatenate([[START_BANKROLL], daily["bankroll_after"].to_numpy()])
     peaks = np.maximum.accumulate(curve)
     drawdown = float(np.max((peaks - curve) / peaks))
@@ -235,13 +240,27 @@ def closing_line_value(bets: pl.DataFrame) -> dict[str, float]:
     }
 
 
+def price_rules_of(rows: pl.DataFrame) -> list[str]:
+    """The price rules that differ on these rows: "best" is left out when every row's best
+    price is the reference book's (one book, or proxy lines): its bets would repeat them."""
+    best, reference = PRICE_RULES["best"], PRICE_RULES["reference"]
+    same = rows.select(
+        ((pl.col(best[0]) == pl.col(reference[0])) & (pl.col(best[1]) == pl.col(reference[1])))
+        .fill_null(True)
+        .all()
+    ).item()
+    return ["reference"] if same else list(PRICE_RULES)
+
+
 def run_backtest(rows: pl.DataFrame, seed: int = 7) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Every strategy x staking x price rule: (results, bets). A row with a missing or
-    non-finite probability, line, price or result is never bet (`non_finite_rows` counts them)."""
+    """Every strategy x staking x price rule (`price_rules_of` the rows): (results, bets). A
+    row with a missing or non-finite probability, line, price or result is never bet
+    (`non_finite_rows` counts them)."""
     rows, non_finite = finite_rows(rows, (*METRIC_INPUTS, "actual"))
     results, all_bets = [], []
+    price_rules = price_rules_of(rows)
     for strategy in STRATEGIES:
-        for price_rule in PRICE_RULES:
+        for price_rule in price_rules:
             for staking in STAKINGS:
                 bets = simulate(rows, strategy, price_rule, staking)
                 results.append(

@@ -396,8 +396,12 @@ BACKTEST_RESULTS = Table(
         Column("staked", pl.Float64(), "units staked"),
         Column("profit", pl.Float64(), "units won"),
         Column("roi", pl.Float64(), "profit / staked"),
-        Column("roi_low", pl.Float64(), "bootstrap 95% interval of the ROI, low end"),
-        Column("roi_high", pl.Float64(), "bootstrap 95% interval of the ROI, high end"),
+        Column(
+            "roi_low", pl.Float64(), "95% interval of the ROI (bootstrap over game days), low end"
+        ),
+        Column(
+            "roi_high", pl.Float64(), "95% interval of the ROI (bootstrap over game days), high end"
+        ),
         Column("final_bankroll", pl.Float64(), "bankroll at the end (started at 100)"),
         Column("max_drawdown", pl.Float64(), "largest peak-to-trough fall of the bankroll (share)"),
         Column("sharpe", pl.Float64(), "daily bankroll returns, mean / std x sqrt(165)"),
@@ -442,7 +446,12 @@ BACKTEST_BETS = Table(
         Column("line_kind", pl.String(), "real or proxy"),
         Column("strategy", pl.String(), "strategy"),
         Column("staking", pl.String(), "flat or kelly"),
-        Column("price_rule", pl.String(), "reference or best"),
+        Column(
+            "price_rule",
+            pl.String(),
+            "reference (one book at the consensus line) or best (best price across books: an "
+            "upper bound; only where it differs from the reference price)",
+        ),
         Column("game_date", pl.Date(), "game date"),
         Column("player_id", pl.Int64(), "NBA.com player id"),
         Column("line", pl.Float64(), "the line bet"),

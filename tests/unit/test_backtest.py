@@ -115,13 +115,52 @@ def test_drawdown_sharpe_and_bootstrap_interval():
     assert s["roi_low"] < 0 < s["roi_high"] or abs(s["roi"]) > 0.05  # a coin flip at -110
     assert 0 <= s["max_drawdown"] < 1 and np.isfinite(s["sharpe"])
     results, bets = run_backtest(frame)
-    assert results.height == len(STRATEGIES) * 2 * 2
+    # the best price is the reference price on every row (one book): no repeated "best" rows
+    assert results.height == len(STRATEGIES) * 2 and set(results["price_rule"]) == {"reference"}
     # no row reaches 0.70, and no season average is above the line: only two strategies bet,
     # and the blanket ones, which bet every row
     assert set(bets["strategy"]) == {"ev_positive", "confidence_60", "blanket_over",
                                      "blanket_under"}  # fmt: skip
     blanket = bets.filter(pl.col("strategy").str.starts_with("blanket") & (pl.col("stake") > 0))
-    assert blanket.filter(pl.col("staking") == "flat").height == 2 * 2 * n
+    assert blanket.filter(pl.col("staking") == "flat").height == 2 * n
+    # one row with a better price somewhere: both price rules are reported
+    better = frame.with_columns(
+        best_over_odds=pl.when(pl.col("player_id") == 0).then(-105.0).otherwise(-110.0)
+    )
+    assert set(run_backtest(better)[0]["price_rule"]) == {"reference", "best"}
+
+
+def test_the_roi_interval_resamples_game_days_not_bets():
+    """A night's bets share its games: 20 nights of 25 bets that all win or all lose together.
+    Resampling bets would treat them as 500 independent bets and give an interval about
+    sqrt(25) = 5 times too narrow; resampling nights gives the width 20 draws have."""
+    nights, per = 20, 25
+    won = np.tile([True, False], nights // 2)
+    frame = pl.DataFrame(
+        {
+            "game_date": [date(2024, 1, 1 + i // per) for i in range(nights * per)],
+            "player_id": list(range(nights * per)),
+            "market": ["PTS"] * (nights * per),
+            "line": [10.5] * (nights * per),
+            "line_kind": ["real"] * (nights * per),
+            "actual": [15.0 if won[i // per] else 5.0 for i in range(nights * per)],
+            "p_over": [0.65] * (nights * per),
+            "p_under": [0.35] * (nights * per),
+            "p_push": [0.0] * (nights * per),
+            "ref_over_odds": [100.0] * (nights * per),
+            "ref_under_odds": [-120.0] * (nights * per),
+            "best_over_odds": [100.0] * (nights * per),
+            "best_under_odds": [-120.0] * (nights * per),
+            "season_avg": [10.0] * (nights * per),
+            "season_games": [10] * (nights * per),
+            "recommendation": ["OVER"] * (nights * per),
+        }
+    )
+    s = summarize_bets(simulate(frame, BY_NAME["served"], "reference", "flat"))
+    assert s["bets"] == nights * per and s["roi"] == pytest.approx(0.0)  # 10 nights +1, 10 -1
+    # by nights: a mean of 20 draws of +-1, sd 1/sqrt(20): the interval is about +-0.44
+    assert s["roi_high"] - s["roi_low"] > 0.6
+    assert s["roi_low"] < 0 < s["roi_high"]
 
 
 def test_the_served_rule_bets_what_was_recommended_and_caps_a_day():
