@@ -11,7 +11,7 @@ import polars as pl
 
 from statmuse_pipelines.core.checks import CheckOutcome
 from statmuse_pipelines.core.schemas import Table
-from statmuse_pipelines.resources.warehouse import duckdb_type
+from statmuse_pipelines.resources.warehouse import column_type
 
 
 def _plain(value):
@@ -39,7 +39,7 @@ def warehouse_table_metadata(table: Table, *also: Table) -> dict[str, object]:
     columns with their DuckDB types and meanings from core/schemas (the Columns section of the
     asset's page), the table's name, and every warehouse table it writes."""
     columns = [
-        dg.TableColumn(c.name, type=duckdb_type(c.dtype), description=c.doc) for c in table.columns
+        dg.TableColumn(c.name, type=column_type(c), description=c.doc) for c in table.columns
     ]
     return {
         "dagster/column_schema": dg.TableSchema(columns=columns),

@@ -16,6 +16,10 @@ class Column:
     name: str
     dtype: pl.DataType
     doc: str
+    sql: str = ""  # the warehouse's type where it is not the dtype's: TIMESTAMPTZ, JSON
+
+
+_TIMESTAMP, _JSON = "TIMESTAMPTZ", "JSON"  # frames carry both as ISO / JSON text
 
 
 @dataclass(frozen=True)
@@ -155,7 +159,12 @@ DATASETS = Table(
     columns=(
         Column("target", pl.String(), "stat target: PTS, REB, AST, FG3M, STL, BLK, TOV, PRA, ..."),
         Column("version", pl.String(), "hash of the rows and settings (same input, same version)"),
-        Column("created_at", pl.String(), "when this version was first written (UTC, ISO 8601)"),
+        Column(
+            "created_at",
+            pl.String(),
+            "when this version was first written (UTC, ISO 8601)",
+            _TIMESTAMP,
+        ),
         Column("is_latest", pl.Boolean(), "true for the version the last run produced"),
         Column("target_definition", pl.String(), "the target as a sum of box-score columns"),
         Column("rows_train", pl.Int64(), "rows in the training split (oldest ~70%)"),
@@ -170,7 +179,7 @@ DATASETS = Table(
         Column("features", pl.Int64(), "number of feature columns"),
         Column("source", pl.String(), "where the rows came from"),
         Column("path", pl.String(), "folder holding train/val/test.parquet and manifest.json"),
-        Column("manifest", pl.String(), "the manifest.json, verbatim"),
+        Column("manifest", pl.String(), "the manifest.json, verbatim", _JSON),
     ),
 )
 
@@ -197,7 +206,7 @@ MODEL_METRICS = Table(
         Column("rmse", pl.Float64(), "root mean squared error"),
         Column("bias", pl.Float64(), "mean of prediction - actual"),
         Column("mae_vs_best_baseline", pl.Float64(), "mae / best baseline's mae on the same rows"),
-        Column("created_at", pl.String(), "when the version was trained (UTC)"),
+        Column("created_at", pl.String(), "when the version was trained (UTC)", _TIMESTAMP),
     ),
 )
 
@@ -213,10 +222,10 @@ MODEL_REGISTRY = Table(
         Column("version", pl.String(), "model version"),
         Column("dataset_version", pl.String(), "training dataset version it was fit on"),
         Column("fit", pl.String(), "evaluation (training split) or production (all rows)"),
-        Column("params", pl.String(), "hyperparameters, JSON"),
-        Column("metrics", pl.String(), "validation and test errors, JSON"),
+        Column("params", pl.String(), "hyperparameters, JSON", _JSON),
+        Column("metrics", pl.String(), "validation and test errors, JSON", _JSON),
         Column("stage", pl.String(), "candidate, production or archived (the whole version's)"),
-        Column("created_at", pl.String(), "when this fit was made (UTC)"),
+        Column("created_at", pl.String(), "when this fit was made (UTC)", _TIMESTAMP),
         Column("path", pl.String(), "where the model file is"),
     ),
 )
@@ -230,7 +239,7 @@ MODEL_STAGE_HISTORY = Table(
         Column("version", pl.String(), "model version"),
         Column("from_stage", pl.String(), "stage before (null when registered)"),
         Column("to_stage", pl.String(), "stage after"),
-        Column("changed_at", pl.String(), "when (UTC, ISO 8601)"),
+        Column("changed_at", pl.String(), "when (UTC, ISO 8601)", _TIMESTAMP),
         Column("reason", pl.String(), "the gate's reason, or the operator's command"),
     ),
 )
@@ -641,7 +650,7 @@ PREDICTIONS = Table(
         ),
         Column("distribution", pl.String(), "count distribution family (fit walk-forward)"),
         Column("calibrator", pl.String(), "market_blend, market (no measured edge), none (proxy)"),
-        Column("created_at", pl.String(), "when predicted (UTC)"),
+        Column("created_at", pl.String(), "when predicted (UTC)", _TIMESTAMP),
     ),
 )
 
@@ -689,7 +698,7 @@ FEATURE_DRIFT = Table(
     columns=(
         Column("stat", pl.String(), "stat target"),
         Column("model_version", pl.String(), "production version checked"),
-        Column("checked_at", pl.String(), "when (UTC)"),
+        Column("checked_at", pl.String(), "when (UTC)", _TIMESTAMP),
         Column("window_start", pl.Date(), "first day of the recent window"),
         Column("window_end", pl.Date(), "last day of the recent window"),
         Column("kind", pl.String(), "feature, prediction or calibration"),
@@ -718,7 +727,7 @@ ALERTS = Table(
     key=("alert_id",),
     columns=(
         Column("alert_id", pl.String(), "unique id (the event behind it)"),
-        Column("created_at", pl.String(), "when (UTC)"),
+        Column("created_at", pl.String(), "when (UTC)", _TIMESTAMP),
         Column("kind", pl.String(), "check_failed, promotion_refused, run_failed or rollback"),
         Column("severity", pl.String(), "ERROR or WARN"),
         Column("subject", pl.String(), "asset.check[partition], job name, or stat"),
@@ -730,3 +739,126 @@ ALERTS = Table(
 
 for _t in (PREDICTIONS, PREDICTION_OUTCOMES, MODEL_PERFORMANCE, FEATURE_DRIFT, ALERTS):
     TABLES[_t.name] = _t
+
+
+@dataclass(frozen=True)
+class View:
+    """A view of the warehouse for analysts: a saved query over the tables above."""
+
+    name: str
+    doc: str
+    select: str  # the query; its columns are `columns`, in order
+    columns: tuple[tuple[str, str], ...]  # (name, meaning)
+    tables: tuple[str, ...]  # the tables it reads
+
+
+TODAYS_BETS = View(
+    name="todays_bets",
+    doc="The newest slate's recommended bets (check prediction_date: the newest date predicted), "
+    "the recommended side's price, probabilities and expected value, best EV first. "
+    + RESPONSIBLE_USE,
+    select="""
+SELECT prediction_date, player_name, team, opponent, stat,
+       recommendation AS side, line, line_kind, book,
+       CASE recommendation WHEN 'OVER' THEN over_odds ELSE under_odds END AS odds,
+       confidence AS p_side,
+       CASE recommendation WHEN 'OVER' THEN market_p_over ELSE 1 - market_p_over END
+           AS market_p_side,
+       CASE recommendation WHEN 'OVER' THEN ev_over ELSE ev_under END AS ev,
+       kelly_stake, prediction, model_version, game_id, player_id
+FROM predictions
+WHERE recommendation IN ('OVER', 'UNDER')
+  AND prediction_date = (SELECT max(prediction_date) FROM predictions)
+ORDER BY ev DESC, player_name, stat""",
+    columns=(
+        ("prediction_date", "the game date of the slate (the newest one predicted)"),
+        ("player_name", "player name"),
+        ("team", "the player's team"),
+        ("opponent", "the opponent"),
+        ("stat", "stat target"),
+        ("side", "OVER or UNDER: the recommended side"),
+        ("line", "the line (real: a book's consensus line)"),
+        ("line_kind", "real (bets are recommended on real lines only)"),
+        ("book", "the book whose price is used"),
+        ("odds", "American odds of the recommended side"),
+        ("p_side", "our final probability of the side"),
+        ("market_p_side", "the de-vigged market's probability of the side"),
+        ("ev", "expected profit per unit staked on the side"),
+        ("kelly_stake", "quarter-Kelly share of bankroll, cap 2% a bet, 10% a day"),
+        ("prediction", "predicted mean of the stat"),
+        ("model_version", "production model version that predicted"),
+        ("game_id", "NBA.com game id"),
+        ("player_id", "NBA.com player id"),
+    ),
+    tables=("predictions",),
+)
+
+PRODUCTION_MODELS = View(
+    name="production_models",
+    doc="One row per stat: the version in production, when it was trained and promoted, and its "
+    "test MAE against the best naive baseline on the same rows.",
+    select="""
+WITH versions AS (
+    SELECT stat, version, any_value(dataset_version) AS dataset_version,
+           min(created_at) AS trained_at,
+           count(DISTINCT CASE WHEN scope <> 'pooled' AND kind <> 'pooled' THEN scope END)
+               AS own_models
+    FROM model_registry WHERE stage = 'production' GROUP BY stat, version
+), promoted AS (
+    SELECT stat, version, max(changed_at) AS promoted_at
+    FROM model_stage_history WHERE to_stage = 'production' GROUP BY stat, version
+), errors AS (
+    SELECT version, max(CASE WHEN kind = 'champion' THEN mae END) AS test_mae,
+           min(CASE WHEN kind LIKE 'baseline_%' THEN mae END) AS best_baseline_mae
+    FROM model_metrics WHERE scope = 'all' AND split = 'test' GROUP BY version
+)
+SELECT v.stat, v.version, v.dataset_version, v.trained_at, p.promoted_at, e.test_mae,
+       e.best_baseline_mae, e.test_mae / e.best_baseline_mae - 1 AS vs_best_baseline,
+       v.own_models
+FROM versions v
+LEFT JOIN promoted p ON p.stat = v.stat AND p.version = v.version
+LEFT JOIN errors e ON e.version = v.version
+ORDER BY v.stat""",
+    columns=(
+        ("stat", "stat target"),
+        ("version", "the production model version"),
+        ("dataset_version", "training dataset version it was fit on"),
+        ("trained_at", "when the version was first fit (UTC)"),
+        ("promoted_at", "when it last became production (UTC)"),
+        ("test_mae", "test MAE of the champion set (each player's champion, pooled for the rest)"),
+        ("best_baseline_mae", "test MAE of the best naive baseline on the same rows"),
+        ("vs_best_baseline", "test_mae / best_baseline_mae - 1 (below 0: better than naive)"),
+        ("own_models", "players served by their own model rather than the pooled one"),
+    ),
+    tables=("model_registry", "model_stage_history", "model_metrics"),
+)
+
+DRIFT_FLAGS = View(
+    name="drift_flags",
+    doc="What each stat's newest drift check flagged: the features, predictions or calibration "
+    "past all three limits (PSI, KS and shift), largest PSI first.",
+    select="""
+SELECT d.stat, d.model_version, d.checked_at, d.window_start, d.window_end, d.kind, d.name,
+       d.psi, d.ks_pvalue, d.shift, d.reference_mean, d.recent_mean
+FROM feature_drift d
+WHERE d.drifted
+  AND d.checked_at = (SELECT max(n.checked_at) FROM feature_drift n WHERE n.stat = d.stat)
+ORDER BY d.stat, d.psi DESC, d.name""",
+    columns=(
+        ("stat", "stat target"),
+        ("model_version", "production version checked"),
+        ("checked_at", "when the newest check of the stat ran (UTC)"),
+        ("window_start", "first day of the recent window"),
+        ("window_end", "last day of the recent window"),
+        ("kind", "feature, prediction or calibration"),
+        ("name", "feature name, 'prediction' or 'ece'"),
+        ("psi", "population stability index (>= 0.25: shifted)"),
+        ("ks_pvalue", "Kolmogorov-Smirnov p-value"),
+        ("shift", "Wasserstein distance in reference standard deviations (>= 0.5)"),
+        ("reference_mean", "mean in the reference window (the model's test split)"),
+        ("recent_mean", "mean in the recent window"),
+    ),
+    tables=("feature_drift",),
+)
+
+VIEWS: dict[str, View] = {v.name: v for v in (TODAYS_BETS, PRODUCTION_MODELS, DRIFT_FLAGS)}

@@ -15,6 +15,7 @@ which version of each stat is production; promotion and rollback are registry op
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import time
@@ -390,4 +391,10 @@ def _changed(stat: str, expected, now) -> str:
 
 
 def _short(metrics: dict) -> dict:
-    return {k: metrics[k] for k in ("rows", "mae", "rmse", "bias") if k in metrics}
+    """The errors kept in the registry's JSON (a non-finite one as null: JSON has no NaN)."""
+    return {
+        k: None if isinstance(v, float) and not math.isfinite(v) else v
+        for k in ("rows", "mae", "rmse", "bias")
+        if k in metrics
+        for v in (metrics[k],)
+    }

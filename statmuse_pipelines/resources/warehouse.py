@@ -8,6 +8,7 @@ pool `duckdb` (limit 1), so two runs never wait on each other's file lock.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import time
@@ -21,7 +22,7 @@ import duckdb
 import polars as pl
 from pydantic import Field, PrivateAttr
 
-from statmuse_pipelines.core.schemas import Table
+from statmuse_pipelines.core.schemas import TABLES, VIEWS, Column, Table, View
 
 _DUCKDB_TYPES = {
     pl.String(): "VARCHAR",
@@ -34,9 +35,22 @@ _DUCKDB_TYPES = {
 }
 
 
-def duckdb_type(dtype: pl.DataType) -> str:
-    """The warehouse's SQL type of a column of this polars type."""
-    return _DUCKDB_TYPES[dtype]
+def column_type(column: Column) -> str:
+    """The warehouse's SQL type of a column: its own (TIMESTAMPTZ, JSON) or its dtype's."""
+    return column.sql or _DUCKDB_TYPES[column.dtype]
+
+
+# information_schema's spelling of the types whose name differs
+_SPELLED = {"TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE"}
+# a stored column of the first type brought to the declared second one (older warehouses kept
+# timestamps and JSON as text): nothing is lost, text that is not JSON is kept as a JSON string
+_MIGRATIONS = {
+    ("VARCHAR", "TIMESTAMPTZ"): 'CAST("{c}" AS TIMESTAMPTZ)',
+    (
+        "VARCHAR",
+        "JSON",
+    ): 'CASE WHEN json_valid("{c}") THEN CAST("{c}" AS JSON) ELSE to_json("{c}") END',
+}
 
 
 class WarehouseBusyError(RuntimeError):
@@ -101,7 +115,9 @@ class WarehouseResource(dg.ConfigurableResource):
         deadline = time.monotonic() + self.lock_timeout_seconds
         while True:
             try:
-                return duckdb.connect(self.path, read_only=read_only)
+                con = duckdb.connect(self.path, read_only=read_only)
+                con.execute("SET TimeZone = 'UTC'")  # timestamps read and written as UTC
+                return con
             except duckdb.IOException as exc:
                 if "lock" not in str(exc).lower() or time.monotonic() > deadline:
                     raise WarehouseBusyError(
@@ -110,21 +126,31 @@ class WarehouseResource(dg.ConfigurableResource):
                     ) from exc
                 time.sleep(0.5)
 
-    def _ensure_table(self, con: duckdb.DuckDBPyConnection, table: Table) -> None:
-        cols = ", ".join(f'"{c.name}" {_DUCKDB_TYPES[c.dtype]}' for c in table.columns)
+    @staticmethod
+    def _ensure_table(con: duckdb.DuckDBPyConnection, table: Table, comments: bool = True) -> None:
+        """Create `table`, or bring a stored one up to date: columns added since, types changed
+        since (text to TIMESTAMPTZ / JSON); then its comments."""
+        cols = ", ".join(f'"{c.name}" {column_type(c)}' for c in table.columns)
         con.execute(f'CREATE TABLE IF NOT EXISTS "{table.name}" ({cols})')
-        present = {
-            r[0]
-            for r in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = ?",
+        present = dict(
+            con.execute(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_name = ?",
                 [table.name],
             ).fetchall()
-        }
+        )
         for c in table.columns:
+            declared = column_type(c)
             if c.name not in present:  # a column added since the table was created
+                con.execute(f'ALTER TABLE "{table.name}" ADD COLUMN "{c.name}" {declared}')
+            elif present[c.name] != _SPELLED.get(declared, declared):
+                cast = _MIGRATIONS[(present[c.name], declared)].format(c=c.name)
                 con.execute(
-                    f'ALTER TABLE "{table.name}" ADD COLUMN "{c.name}" {_DUCKDB_TYPES[c.dtype]}'
+                    f'ALTER TABLE "{table.name}" ALTER COLUMN "{c.name}" TYPE {declared} '
+                    f"USING ({cast})"
                 )
+        if not comments:
+            return
         con.execute(f'COMMENT ON TABLE "{table.name}" IS {_sql_string(table.doc)}')
         for c in table.columns:
             con.execute(f'COMMENT ON COLUMN "{table.name}"."{c.name}" IS {_sql_string(c.doc)}')
@@ -139,9 +165,11 @@ class WarehouseResource(dg.ConfigurableResource):
             con.execute("BEGIN TRANSACTION")
             try:
                 self._ensure_table(con, table)
-                con.register("incoming", frame.to_arrow())
+                _register_incoming(con, table, frame)
                 yield con
-                con.unregister("incoming")
+                con.execute("DROP VIEW incoming")
+                con.unregister("incoming_frame")
+                _ensure_views(con)
                 con.execute("COMMIT")
                 con.execute("CHECKPOINT")  # the file alone holds the rows: it can be copied
             except BaseException:
@@ -201,6 +229,7 @@ class WarehouseResource(dg.ConfigurableResource):
                     self._ensure_table(con, table)
                 for sql, params in statements:
                     con.execute(sql, params)
+                _ensure_views(con)
                 con.execute("COMMIT")
                 con.execute("CHECKPOINT")
             except BaseException:
@@ -223,20 +252,25 @@ class WarehouseResource(dg.ConfigurableResource):
     def ensure_tables(self, tables: Sequence[Table]) -> list[str]:
         """Create, empty and with their comments, the `tables` that do not exist yet (so an
         analyst's first query finds every table, drift and alerts included, before any row is
-        in it). A look with a read-only connection first: nothing is written when all exist.
-        Returns the names created."""
+        in it), and the views (`VIEWS`) when one is missing or out of date. A look with a
+        read-only connection first: nothing is written when all is there. Returns the names
+        created."""
         # a courtesy, not a write the command needs: when another process holds the file it
         # is skipped at once (the tables appear with the first write), never waited for
         quick = self.model_copy(update={"lock_timeout_seconds": 0.0})
         try:
             present: set[str] = set()
+            views_current = False
             if Path(self.path).exists():
-                present = set(
-                    quick.query("SELECT table_name FROM information_schema.tables")["table_name"]
-                )
+                con = quick._connect(read_only=True)
+                try:
+                    present = {r[0] for r in con.execute(_TABLE_NAMES).fetchall()}
+                    views_current = not _stale_views(con)
+                finally:
+                    con.close()
             missing = [t for t in tables if t.name not in present]
-            if missing:
-                quick.execute([], tables=missing)
+            if missing or not views_current:
+                quick.execute([], tables=missing)  # a write brings the views up to date too
         except WarehouseBusyError:
             return []
         return [t.name for t in missing]
@@ -248,3 +282,49 @@ class WarehouseResource(dg.ConfigurableResource):
             "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = ?", [name]
         )
         return bool(found["n"][0])
+
+
+def _register_incoming(con: duckdb.DuckDBPyConnection, table: Table, frame: pl.DataFrame) -> None:
+    """Expose `frame` as the view `incoming`, its text timestamps and JSON cast to the table's
+    types (so keys compare with the stored columns)."""
+    con.register("incoming_frame", frame.to_arrow())
+    casts = ", ".join(f'CAST("{c.name}" AS {c.sql}) AS "{c.name}"' for c in table.columns if c.sql)
+    replace = f" REPLACE ({casts})" if casts else ""
+    con.execute(f"CREATE TEMP VIEW incoming AS SELECT *{replace} FROM incoming_frame")
+
+
+_TABLE_NAMES = "SELECT table_name FROM information_schema.tables WHERE table_type <> 'VIEW'"
+_STORED_VIEWS = "SELECT view_name, sql FROM duckdb_views() WHERE NOT internal"
+
+
+@functools.cache
+def view_definitions() -> dict[str, str]:
+    """Each view's definition as DuckDB stores it (`duckdb_views().sql`, normalized), made on
+    an empty in-memory copy of the tables: what a stored view is compared with."""
+    con = duckdb.connect()
+    try:
+        for table in TABLES.values():
+            WarehouseResource._ensure_table(con, table, comments=False)
+        for view in VIEWS.values():
+            con.execute(f'CREATE VIEW "{view.name}" AS {view.select}')
+        return dict(con.execute(_STORED_VIEWS).fetchall())
+    finally:
+        con.close()
+
+
+def _stale_views(con: duckdb.DuckDBPyConnection) -> list[View]:
+    stored = dict(con.execute(_STORED_VIEWS).fetchall())
+    expected = view_definitions()
+    return [v for v in VIEWS.values() if stored.get(v.name) != expected[v.name]]
+
+
+def _ensure_views(con: duckdb.DuckDBPyConnection) -> None:
+    """Within a write: create or replace the views that are missing or defined otherwise than
+    in core/schemas, after bringing the tables they read up to date (once per warehouse and
+    per change of a definition; otherwise one look at the catalog)."""
+    stale = _stale_views(con)
+    for table in {t for view in stale for t in view.tables}:
+        WarehouseResource._ensure_table(con, TABLES[table])
+    for view in stale:
+        con.execute(f'CREATE OR REPLACE VIEW "{view.name}" AS {view.select}')
+        con.execute(f'COMMENT ON VIEW "{view.name}" IS {_sql_string(view.doc)}')

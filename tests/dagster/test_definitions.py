@@ -86,7 +86,7 @@ def test_every_warehouse_table_is_declared_by_the_asset_that_writes_it(home):
     """The Columns section of each asset's page is core/schemas' table, types and meanings
     included; every table but `alerts` (the alert sensor's) belongs to one asset."""
     from statmuse_pipelines.core.schemas import TABLES
-    from statmuse_pipelines.resources.warehouse import duckdb_type
+    from statmuse_pipelines.resources.warehouse import column_type
 
     graph = defs().resolve_asset_graph()
     claimed: dict[str, str] = {}
@@ -101,7 +101,7 @@ def test_every_warehouse_table_is_declared_by_the_asset_that_writes_it(home):
         table = TABLES[node.metadata["dagster/table_name"].removeprefix("warehouse.main.")]
         columns = node.metadata["dagster/column_schema"].columns
         assert [(c.name, c.type, c.description) for c in columns] == [
-            (c.name, duckdb_type(c.dtype), c.doc) for c in table.columns
+            (c.name, column_type(c), c.doc) for c in table.columns
         ], name
         for written in node.metadata["warehouse_tables"].split(", "):
             assert written not in claimed, (written, claimed.get(written), name)

@@ -199,3 +199,139 @@ def test_every_table_is_created_once_and_a_held_file_is_never_waited_for(tmp_pat
         started = time.monotonic()
         assert other.ensure_tables(list(TABLES.values())) == []
         assert time.monotonic() - started < 5  # skipped, not the 30 s lock wait
+
+
+def test_timestamps_and_json_are_typed_and_keys_on_them_still_replace(tmp_path):
+    from statmuse_pipelines.core.schemas import MODEL_REGISTRY, MODEL_STAGE_HISTORY
+
+    wh = WarehouseResource(path=str(tmp_path / "w.duckdb"))
+    change = pl.DataFrame(
+        {"stat": ["PTS"], "version": ["pts-1"], "from_stage": [None], "to_stage": ["candidate"],
+         "changed_at": ["2026-12-03T14:26:34.123456+00:00"], "reason": ["trained"]}
+    )  # fmt: skip
+    wh.upsert(MODEL_STAGE_HISTORY, change)
+    wh.upsert(MODEL_STAGE_HISTORY, change.with_columns(reason=pl.lit("again")))  # same key
+    stored = wh.query("SELECT * FROM model_stage_history")
+    assert stored.height == 1 and stored["reason"][0] == "again"
+    assert stored.schema["changed_at"] == pl.Datetime("us", "UTC")
+    assert stored["changed_at"][0].isoformat() == "2026-12-03T14:26:34.123456+00:00"
+    registry = {c.name: None for c in MODEL_REGISTRY.columns} | {
+        "model_id": "pts-1/pooled", "fit": "evaluation", "created_at": "2026-12-03T14:26:34",
+        "params": '{"max_depth": 6}', "metrics": '{"test": {"mae": 4.5}}',
+    }  # fmt: skip
+    wh.upsert(MODEL_REGISTRY, pl.DataFrame([registry], schema=MODEL_REGISTRY.schema))
+    types = dict(
+        wh.query(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = 'model_registry'"
+        ).iter_rows()
+    )
+    assert types["created_at"] == "TIMESTAMP WITH TIME ZONE" and types["params"] == "JSON"
+    mae = wh.query("SELECT metrics->>'$.test.mae' AS mae, created_at FROM model_registry")
+    assert mae["mae"][0] == "4.5"
+    assert str(mae["created_at"][0]) == "2026-12-03 14:26:34+00:00"  # naive text is UTC
+
+
+def test_a_warehouse_with_text_timestamps_and_json_is_converted_by_its_next_write(tmp_path):
+    """Warehouses written before the types: the next write converts the columns in place,
+    every value kept (text that is not JSON becomes a JSON string, not a null)."""
+    from statmuse_pipelines.core.schemas import ALERTS, MODEL_REGISTRY
+
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    cols = ", ".join(f'"{c.name}" VARCHAR' if c.sql else f'"{c.name}" {c.dtype}'.replace(
+        "String", "VARCHAR") for c in MODEL_REGISTRY.columns)  # fmt: skip
+    con.execute(f"CREATE TABLE model_registry ({cols})")
+    con.execute(
+        "INSERT INTO model_registry (model_id, fit, created_at, params, metrics) VALUES "
+        "('a/pooled', 'evaluation', '2025-01-02T03:04:05+00:00', '{\"eta\": 0.1}', "
+        "'mae 4.5, rows 10')"
+    )
+    con.close()
+    wh = WarehouseResource(path=str(path))
+    alert = {c.name: None for c in ALERTS.columns} | {
+        "alert_id": "x", "created_at": "2026-01-01T00:00:00+00:00"
+    }  # fmt: skip
+    wh.upsert(ALERTS, pl.DataFrame([alert], schema=ALERTS.schema))  # any write
+    row = wh.query(
+        "SELECT created_at, params->>'$.eta' AS eta, metrics::VARCHAR AS metrics, "
+        "typeof(created_at) AS t, typeof(metrics) AS m FROM model_registry"
+    ).row(0, named=True)
+    assert (row["t"], row["m"]) == ("TIMESTAMP WITH TIME ZONE", "JSON")
+    assert row["created_at"].isoformat() == "2025-01-02T03:04:05+00:00" and row["eta"] == "0.1"
+    assert row["metrics"] == '"mae 4.5, rows 10"'  # kept verbatim, as a JSON string
+
+
+def _predictions(day: date, recommendations: list[str]) -> pl.DataFrame:
+    from statmuse_pipelines.core.schemas import PREDICTIONS
+
+    n = len(recommendations)
+    base = {c.name: [None] * n for c in PREDICTIONS.columns}
+    return PREDICTIONS.conform(
+        pl.DataFrame(base, schema=PREDICTIONS.schema).with_columns(
+            prediction_date=pl.lit(day), player_id=pl.Series(range(n)),
+            player_name=pl.Series([f"P{i}" for i in range(n)]), stat=pl.lit("PTS"),
+            recommendation=pl.Series(recommendations), over_odds=pl.lit(-110.0),
+            under_odds=pl.lit(120.0), market_p_over=pl.lit(0.55),
+            ev_over=pl.Series([0.05 * (i + 1) for i in range(n)]),
+            ev_under=pl.Series([0.5 - 0.05 * i for i in range(n)]),
+            confidence=pl.lit(0.6), created_at=pl.lit("2026-12-03T10:00:00+00:00"),
+        )
+    )  # fmt: skip
+
+
+def test_the_views_answer_an_analysts_first_questions(tmp_path):
+    from statmuse_pipelines.core.schemas import FEATURE_DRIFT, PREDICTIONS, TABLES, VIEWS
+
+    wh = WarehouseResource(path=str(tmp_path / "w.duckdb"))
+    wh.ensure_tables(list(TABLES.values()))
+    for view in VIEWS.values():  # the documented columns are the view's, in order
+        described = wh.query(f'DESCRIBE "{view.name}"')["column_name"].to_list()
+        assert described == [name for name, _ in view.columns], view.name
+    yesterday, today = date(2026, 12, 2), date(2026, 12, 3)
+    wh.upsert(PREDICTIONS, _predictions(yesterday, ["OVER", "OVER"]))
+    wh.upsert(PREDICTIONS, _predictions(today, ["OVER", "PASS", "UNDER"]))
+    bets = wh.query("SELECT * FROM todays_bets")
+    # the newest slate only, PASS left out, the side's price, P and EV, best EV first
+    assert bets["prediction_date"].unique().to_list() == [today]
+    assert bets["side"].to_list() == ["UNDER", "OVER"]
+    assert bets["ev"].to_list() == pytest.approx([0.4, 0.05])
+    assert bets["odds"].to_list() == [120.0, -110.0]
+    assert bets["market_p_side"].to_list() == pytest.approx([0.45, 0.55])
+
+    def check(at: str, drifted: dict[str, bool]) -> pl.DataFrame:
+        return pl.DataFrame(
+            {"stat": "PTS", "model_version": "pts-1", "checked_at": at, "kind": "feature",
+             "name": list(drifted), "psi": [0.3 + i for i in range(len(drifted))],
+             "drifted": list(drifted.values())}
+        )  # fmt: skip
+
+    wh.upsert(
+        FEATURE_DRIFT, FEATURE_DRIFT.conform_stored(check("2026-12-01T09:00:00", {"a": True}))
+    )
+    wh.upsert(
+        FEATURE_DRIFT,
+        FEATURE_DRIFT.conform_stored(
+            check("2026-12-02T09:00:00", {"b": True, "c": False, "d": True})
+        ),
+    )
+    flags = wh.query("SELECT * FROM drift_flags")
+    assert flags["name"].to_list() == ["d", "b"]  # the newest check's flags, largest PSI first
+
+
+def test_a_view_defined_otherwise_is_replaced_and_a_current_one_left_alone(tmp_path):
+    from statmuse_pipelines.core.schemas import TABLES
+
+    path = tmp_path / "w.duckdb"
+    wh = WarehouseResource(path=str(path))
+    wh.ensure_tables(list(TABLES.values()))
+    con = duckdb.connect(str(path))
+    con.execute("CREATE OR REPLACE VIEW todays_bets AS SELECT 1 AS old")
+    con.execute("DROP VIEW drift_flags")
+    con.close()
+    assert wh.ensure_tables(list(TABLES.values())) == []  # no table was missing
+    assert "side" in wh.query("SELECT * FROM todays_bets").columns
+    assert wh.table_exists("drift_flags")
+    before = path.stat().st_mtime_ns
+    assert wh.ensure_tables(list(TABLES.values())) == []
+    assert path.stat().st_mtime_ns == before  # all current: nothing written

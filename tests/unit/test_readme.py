@@ -19,6 +19,16 @@ def test_every_warehouse_column_is_documented():
             assert documented, f"{table.name}.{column.name} missing from README"
 
 
+def test_every_view_column_is_documented():
+    from statmuse_pipelines.core.schemas import VIEWS
+
+    readme = (REPO / "README.md").read_text()
+    for view in VIEWS.values():
+        section = readme.split(f"### `{view.name}`", 1)[1].split("\n### ", 1)[0]
+        for name, _ in view.columns:
+            assert f"| `{name}` |" in section, f"view {view.name}.{name} missing from README"
+
+
 def test_ci_runs_the_readme_test_command():
     readme = (REPO / "README.md").read_text()
     quick = readme.split("## Quick start", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
