@@ -1,4 +1,4 @@
-"""Daily operations on a small synthetic league: a fortnight operated day by day through Dagster
+"""Daily operations on a small synthetic league: a week operated day by day through Dagster
 (predict before the games, ingest, grade), then a regime change that the drift check catches and
 the retrain sensor answers. Plus the schedules and the other sensors."""
 
@@ -46,7 +46,8 @@ SMALL = {
     "player_trials": 0,
     "stacking_folds": 2,
 }
-FIRST, TODAY = date(2025, 12, 1), date(2025, 12, 15)  # operate Dec 1..14, then predict Dec 15
+FIRST, TODAY = date(2025, 12, 1), date(2025, 12, 8)  # operate Dec 1..7, then predict Dec 8
+DAYS = (TODAY - FIRST).days
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +71,9 @@ def operated(tmp_path_factory):
     for stat in STATS:
         ds = build_dataset(features, games, stat, "synthetic", "2025-12-01T06:00:00")
         lake.write_dataset(stat, ds.splits(), ds.manifest)
-    dagster_home = home / "dagster_home"
-    dagster_home.mkdir()
-    instance = dg.DagsterInstance.from_config(str(dagster_home))
+    # an in-memory instance: the runs, their events and the checks' history, without a SQLite
+    # file opened per event (the file-backed instances are tested in test_cli and test_postgres)
+    instance = dg.DagsterInstance.ephemeral()
     defs = build_definitions(settings)
     for stat in STATS:
         assert defs.resolve_job_def("train_models_job").execute_in_process(
@@ -95,10 +96,10 @@ def operated(tmp_path_factory):
     instance.dispose()
 
 
-def test_a_fortnight_predicted_before_the_games_and_graded_after(operated):
+def test_a_week_predicted_before_the_games_and_graded_after(operated):
     settings, _, _, league = operated
     wh = WarehouseResource(path=str(settings.warehouse_path))
-    for offset in range(14):
+    for offset in range(DAYS):
         day = FIRST + timedelta(days=offset)
         schedule = league.schedule(day, day)
         preds = wh.query("SELECT * FROM predictions WHERE prediction_date = ?", [day])
@@ -125,6 +126,14 @@ def test_a_fortnight_predicted_before_the_games_and_graded_after(operated):
     drift = wh.query("SELECT stat, max(window_end) AS end FROM feature_drift GROUP BY stat")
     assert set(drift["stat"]) == set(STATS)
     assert set(drift["end"]) == {TODAY - timedelta(days=1)}
+    # the analysts' views: one production version per stat, today's bets from today's slate
+    production = wh.query("SELECT * FROM production_models")
+    assert production["stat"].to_list() == sorted(STATS)
+    assert (
+        production["test_mae"].is_not_null().all() and production["promoted_at"].is_not_null().all()
+    )
+    bets = wh.query("SELECT DISTINCT prediction_date FROM todays_bets")
+    assert bets["prediction_date"].to_list() in ([], [TODAY])
 
 
 def test_the_hindsight_guard_skips_a_stat_and_keeps_its_earlier_predictions(operated):
@@ -179,13 +188,13 @@ def test_a_regime_change_fails_the_drift_check_and_asks_for_a_retrain(operated):
     first_tick = retrain_on_drift_sensor(sensor_context)
     assert isinstance(first_tick, dg.SkipReason)
 
-    # from Dec 15 every game is played 30% faster; two weeks of it arrive
+    # from Dec 8 every game is played 30% faster; three weeks of it arrive
     changed = dataclasses.replace(settings, today=date(2026, 1, 1), pace_change=(TODAY, 1.3))
     changed_defs = build_definitions(changed)
     assert (
         changed_defs.resolve_job_def("refresh_game_days_job")
         .execute_in_process(
-            instance=instance, tags=range_tags("2025-12-15", "2025-12-31"), run_config=QUIET
+            instance=instance, tags=range_tags(TODAY.isoformat(), "2025-12-31"), run_config=QUIET
         )
         .success
     )
@@ -242,7 +251,7 @@ def test_failed_checks_and_failed_runs_become_signed_alerts(operated):
     changed = dataclasses.replace(settings, today=date(2026, 1, 1), pace_change=(TODAY, 1.3))
     changed_defs = build_definitions(changed)
     assert changed_defs.resolve_job_def("refresh_game_days_job").execute_in_process(
-        instance=instance, tags=range_tags("2025-12-15", "2025-12-31"), run_config=QUIET
+        instance=instance, tags=range_tags(TODAY.isoformat(), "2025-12-31"), run_config=QUIET
     ).success  # fmt: skip
     for stat in ("PTS", "AST"):
         changed_defs.resolve_job_def("check_drift_job").execute_in_process(
@@ -280,12 +289,12 @@ def test_new_data_sensor_waits_for_enough_new_days(operated):
         "lake": LakeResource(root=str(settings.lake_dir)),
         "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
         "registry": defs.resources["registry"],
-        "retrain_policy": RetrainPolicy(after_days=14),
+        "retrain_policy": RetrainPolicy(after_days=5),
     }
     # the registry resource holds the warehouse and model store resources: a context manager
     with dg.build_sensor_context(instance=instance, resources=resources) as context:
         result = new_data_sensor(context)
-        # the models' data ends Nov 30; the box scores now reach past it by 14+ game days
+        # the models' data ends Nov 30; the box scores now reach past it by 5+ game days
         stats = sorted(r.partition_key for r in result)
         assert stats == ["PTS", "REB"]
         assert all(r.run_key.startswith(f"new-data-{r.partition_key}-") for r in result)
