@@ -112,7 +112,9 @@ def test_backtests_are_written_and_labelled_proxy(evaluated):
     settings, _, _, _ds, result = evaluated
     wh = WarehouseResource(path=str(settings.warehouse_path))
     res = wh.query("SELECT * FROM backtest_results WHERE stat = 'PTS'")
-    assert res.height == len(STRATEGIES) * 2 * 2 and set(res["line_kind"]) == {"proxy"}
+    # proxy lines have one price: the reference rows only (a "best" row would repeat each)
+    assert res.height == len(STRATEGIES) * 2 and set(res["line_kind"]) == {"proxy"}
+    assert set(res["price_rule"]) == {"reference"}
     headline = res.filter(pl.col("headline"))
     assert set(headline["strategy"]) == {"served"} and set(headline["price_rule"]) == {"reference"}
     assert headline["bets"].sum() == 0  # the served rule never bets a proxy line
