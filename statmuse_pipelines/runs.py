@@ -537,6 +537,9 @@ def check_drift(defs, instance, report: RunReport, label: str, echo: Echo) -> No
     """The drift check of every stat that has a production model (one run each, as the morning
     sensor asks for them); a failed check is a WARN that asks for a retrain, not a failed run."""
     from statmuse_pipelines.core.datasets import TARGETS
+    from statmuse_pipelines.core.drift import DRIFT_CHECKS
+
+    watched = {name: what for what, name in DRIFT_CHECKS.items()}
 
     registry = defs.resources["registry"]
     job = defs.resolve_job_def("check_drift_job")
@@ -554,7 +557,7 @@ def check_drift(defs, instance, report: RunReport, label: str, echo: Echo) -> No
             return
         failed = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
         if failed:
-            drifted.append(f"{stat} ({', '.join(n.split('_have')[0] for n in failed)})")
+            drifted.append(f"{stat} ({', '.join(watched.get(n, n) for n in failed)})")
     found = f"drifted: {'; '.join(drifted)}" if drifted else "no drift"
     echo(f"{label}{len(served)} stats, {found}  {time.monotonic() - t0:5.1f}s  ok")
 

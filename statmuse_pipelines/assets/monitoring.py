@@ -21,6 +21,7 @@ from statmuse_pipelines.assets.normalize import player_game_stats
 from statmuse_pipelines.assets.serving import daily_predictions
 from statmuse_pipelines.core.alerts import Alert
 from statmuse_pipelines.core.drift import (
+    DRIFT_CHECKS,
     DRIFT_DAYS,
     ECE_MARGIN,
     KS_LIMIT,
@@ -242,13 +243,6 @@ def performance_plot(history: pl.DataFrame, lake: LakeResource, day: date):
     return path
 
 
-DRIFT_CHECKS = (
-    "features_have_not_drifted",
-    "predictions_have_not_drifted",
-    "calibration_has_not_drifted",
-)
-
-
 @dg.asset(
     metadata=warehouse_table_metadata(FEATURE_DRIFT),
     partitions_def=target_partitions,
@@ -268,7 +262,7 @@ DRIFT_CHECKS = (
             partitions_def=target_partitions,
             description=f"{name.replace('_', ' ')} (WARN; a failure asks for a retrain)",
         )
-        for name in DRIFT_CHECKS
+        for name in DRIFT_CHECKS.values()
     ],
 )
 def feature_drift(
@@ -349,7 +343,7 @@ def feature_drift(
         },
         check_results=[
             dg.AssetCheckResult(
-                check_name="features_have_not_drifted",
+                check_name=DRIFT_CHECKS["features"],
                 passed=drifted.height == 0,
                 severity=dg.AssetCheckSeverity.WARN,
                 description=f"{drifted.height} of {features.height} features drifted "
@@ -358,7 +352,7 @@ def feature_drift(
                 metadata={"drifted": dg.MetadataValue.json(drift_meta)},
             ),
             dg.AssetCheckResult(
-                check_name="predictions_have_not_drifted",
+                check_name=DRIFT_CHECKS["predictions"],
                 passed=not pred_drifted,
                 severity=dg.AssetCheckSeverity.WARN,
                 description="recent predictions against the test split's"
@@ -367,7 +361,7 @@ def feature_drift(
                 ),
             ),
             dg.AssetCheckResult(
-                check_name="calibration_has_not_drifted",
+                check_name=DRIFT_CHECKS["calibration"],
                 passed=not calibration_drifted,
                 severity=dg.AssetCheckSeverity.WARN,
                 description=f"ECE of the last 30 days {_round(recent_ece)} against "

@@ -18,6 +18,7 @@ import polars as pl
 
 from statmuse_pipelines.core.alerts import Alert
 from statmuse_pipelines.core.datasets import TARGETS
+from statmuse_pipelines.core.drift import DRIFT_CHECKS
 from statmuse_pipelines.core.schemas import ALERTS
 from statmuse_pipelines.event_log import failed_check_executions
 from statmuse_pipelines.resources.alerts import AlertsResource
@@ -96,13 +97,6 @@ def game_days_refreshed_sensor(context: dg.RunStatusSensorContext):
     return requests
 
 
-DRIFT_CHECK_NAMES = (
-    "features_have_not_drifted",
-    "predictions_have_not_drifted",
-    "calibration_has_not_drifted",
-)
-
-
 @dg.sensor(
     job=retrain_job,
     minimum_interval_seconds=300,
@@ -113,7 +107,7 @@ def retrain_on_drift_sensor(context: dg.SensorEvaluationContext):
     cursor = json.loads(context.cursor) if context.cursor else {"last_id": 0}
     newest = cursor["last_id"]
     requests: dict[str, dg.RunRequest] = {}
-    for name in DRIFT_CHECK_NAMES:
+    for name in DRIFT_CHECKS.values():
         key = dg.AssetCheckKey(dg.AssetKey("feature_drift"), name)
         failed = failed_check_executions(context.instance, key, limit=50)
         for record in failed:
