@@ -202,13 +202,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 LIVE_DAYS = 7
 
 
-def print_predictions(settings: Settings, day: date, top: int = 10, echo=print) -> None:
-    """The day's slate in one line, then the most confident recommendations."""
+def print_predictions(settings: Settings, day: date, top: int = 10, echo=print) -> int:
+    """The day's slate in one line, then the most confident recommendations; returns its rows."""
     from statmuse_pipelines.resources.factory import warehouse_of
 
     warehouse = warehouse_of(settings)
     if not warehouse.table_exists("predictions"):
-        return
+        return 0
     counts = warehouse.query(
         "SELECT count(*) AS n, count(DISTINCT game_id) AS games, count(DISTINCT player_id) AS p, "
         "count(DISTINCT stat) AS stats, sum((recommendation <> 'PASS')::INT) AS bets "
@@ -249,14 +249,25 @@ def print_predictions(settings: Settings, day: date, top: int = 10, echo=print) 
         "  Predictions are estimates, not guarantees; gambling involves risk "
         "(help: 1-800-GAMBLER, ncpgambling.org)."
     )
+    return counts["n"] or 0
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    from statmuse_pipelines.core.datasets import TARGETS
+
     settings = _settings(args, STATMUSE_HOME=args.home, STATMUSE_LINES=args.lines)
     day = date.fromisoformat(args.date) if args.date else league_today()
     print(f"statmuse predict: the daily path for {day} ({settings.source} source)")
     report = run_day(settings, day)
-    print_predictions(settings, day, top=args.top)
+    rows = print_predictions(settings, day, top=args.top)
+    if report.failed is None and rows == 0:
+        registry = _registry(settings)
+        if all(registry.production_version(stat) is None for stat in TARGETS):
+            # nothing could be predicted: say why, and do not pass for a day without games
+            print(f"\nnothing predicted: no stat has a production model in {settings.models_dir}; "
+                  "run `statmuse demo`, or `statmuse backfill` (which trains), first",
+                  file=sys.stderr)  # fmt: skip
+            return 1
     return _finish(report)
 
 
