@@ -213,6 +213,8 @@ ORDER BY c.line_kind = 'real' DESC, c.line_kind, c.stat
 def _ci(value, low, high, fmt: str) -> str:
     if value is None or math.isnan(value):
         return "-"
+    if low is None or math.isnan(low):  # bets on one game day: no interval
+        return f"{value:{fmt}} [one day]"
     return f"{value:{fmt}} [{low:{fmt}}, {high:{fmt}}]"
 
 

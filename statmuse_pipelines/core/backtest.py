@@ -8,7 +8,8 @@ of full Kelly, at most 2% of the bankroll a bet and 10% a day), at a single book
 reference book at the consensus line) or at the best price across books (an upper bound; left
 out where it is the reference price on every row, as with one book or proxy lines). Bets are
 settled in date order: a day's Kelly stakes come from the bankroll at the start of that day;
-pushes return the stake. ROI intervals resample game days, not bets.
+pushes return the stake. ROI intervals resample game days, not bets (none for bets on a
+single day).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from statmuse_pipelines.core.probabilities import METRIC_INPUTS, finite_rows
 START_BANKROLL = 100.0
 RULE = BettingRule()  # Kelly fraction, per-bet and per-day caps of every Kelly-staked strategy
 BOOTSTRAP = 1000
+MIN_INTERVAL_DAYS = 2  # game days of bets an ROI interval needs (it resamples whole days)
 BETTING_DAYS_PER_SEASON = 165  # for the annualized Sharpe ratio
 
 
@@ -167,8 +169,8 @@ def summarize_bets(bets: pl.DataFrame, seed: int = 7) -> dict[str, float]:
     if n == 0:
         return {"bets": 0, "wins": 0, "losses": 0, "pushes": 0, "win_rate": math.nan,
                 "staked": 0.0, "profit": 0.0, "roi": math.nan, "roi_low": math.nan,
-                "roi_high": math.nan, "final_bankroll": START_BANKROLL, "max_drawdown": 0.0,
-                "sharpe": math.nan}  # fmt: skip
+                "roi_high": math.nan, "bet_days": 0, "final_bankroll": START_BANKROLL,
+                "max_drawdown": 0.0, "sharpe": math.nan}  # fmt: skip
     outcome = placed["outcome"].to_numpy()
     stakes, profits = placed["stake"].to_numpy(), placed["profit"].to_numpy()
     wins, losses, pushes = (
@@ -182,9 +184,13 @@ def summarize_bets(bets: pl.DataFrame, seed: int = 7) -> dict[str, float]:
     # the interval resamples whole game days: a night's bets share its games (a player's PTS,
     # PR and PRA, teammates, one pace), so they are not independent draws
     day_profit, day_stake = daily["profit"].to_numpy(), daily["stake"].to_numpy()
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(daily), size=(BOOTSTRAP, len(daily)))
-    boot = day_profit[idx].sum(axis=1) / np.maximum(day_stake[idx].sum(axis=1), 1e-12)
+    if len(daily) >= MIN_INTERVAL_DAYS:
+        rng = np.random.default_rng(seed)
+        idx = rng.integers(0, len(daily), size=(BOOTSTRAP, len(daily)))
+        boot = day_profit[idx].sum(axis=1) / np.maximum(day_stake[idx].sum(axis=1), 1e-12)
+        roi_low, roi_high = float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))
+    else:  # one night of bets: resampling it gives its own ROI back, not an interval
+        roi_low = roi_high = math.nan
     curve = np.concatenate([[START_BANKROLL], daily["bankroll_after"].to_numpy()])
     peaks = np.maximum.accumulate(curve)
     drawdown = float(np.max((peaks - curve) / peaks))
@@ -203,8 +209,9 @@ def summarize_bets(bets: pl.DataFrame, seed: int = 7) -> dict[str, float]:
         "staked": float(stakes.sum()),
         "profit": float(profits.sum()),
         "roi": float(profits.sum() / stakes.sum()),
-        "roi_low": float(np.percentile(boot, 2.5)),
-        "roi_high": float(np.percentile(boot, 97.5)),
+        "roi_low": roi_low,
+        "roi_high": roi_high,
+        "bet_days": len(daily),
         "final_bankroll": float(curve[-1]),
         "max_drawdown": drawdown,
         "sharpe": sharpe,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from statmuse_pipelines.core.backtest import MIN_INTERVAL_DAYS
 from statmuse_pipelines.core.schemas import COUNT_STATS, PLAYER_GAME_STATS, TEAM_GAME_STATS, Table
 
 
@@ -427,9 +428,11 @@ def reported_metrics_are_finite(
         figures = FINITE_FIGURES["bets"]
         for r in results.filter(pl.col("bets") > 0).iter_rows(named=True):
             where = f"{r['strategy']} {r['staking']} {r['price_rule']}"
+            # an interval needs two game days of bets (it resamples days); with one it is "-"
+            shown = figures if (r.get("bet_days") or 0) >= MIN_INTERVAL_DAYS else ("roi",)
             bad += [
                 (r.get("line_kind", ""), where, n, str(r[n]))
-                for n in figures
+                for n in shown
                 if r[n] is None or not math.isfinite(r[n])
             ]
     frame = pl.DataFrame(bad, schema=["line_kind", "where", "figure", "value"], orient="row")

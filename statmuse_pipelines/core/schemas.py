@@ -426,6 +426,11 @@ BACKTEST_RESULTS = Table(
             "share of clv_bets that beat the close (line moved our way, or same line and a "
             "higher closing P of our side)",
         ),
+        Column(
+            "bet_days",
+            pl.Int64(),
+            "game days with a bet: the units the ROI interval resamples (none below 2)",
+        ),
         Column("first_day", pl.Date(), "first game date bet"),
         Column("last_day", pl.Date(), "last game date bet"),
         Column(

@@ -195,3 +195,20 @@ def test_closing_line_value_counts_only_props_quoted_again():
     # beat the close: the two moves our way, and the same line with a higher closing P(over)
     assert clv["clv_beat_close"] == pytest.approx(0.75)
     assert closing_line_value(bets.drop("close_line"))["clv_bets"] == 0
+
+
+def test_bets_on_a_single_day_have_an_roi_but_no_interval():
+    """Resampling one night gives its own ROI back: that is no interval, so none is reported,
+    and the finite-figures check asks for an interval only where two days were bet."""
+    from statmuse_pipelines.core.checks import reported_metrics_are_finite
+
+    one_night = rows().head(2)  # player 1's OVER (won) is the served rule's one bet
+    s = summarize_bets(simulate(one_night, BY_NAME["served"], "reference", "flat"))
+    assert (s["bets"], s["bet_days"]) == (1, 1) and s["roi"] == pytest.approx(100 / 110)
+    assert np.isnan(s["roi_low"]) and np.isnan(s["roi_high"])
+    two_nights = summarize_bets(simulate(rows(), BY_NAME["served"], "reference", "flat"))
+    assert two_nights["bet_days"] == 2 and np.isfinite(two_nights["roi_low"])
+    results, _ = run_backtest(one_night)
+    assert reported_metrics_are_finite({}, results).passed
+    broken = results.with_columns(bet_days=pl.lit(2))  # two days and still no interval
+    assert not reported_metrics_are_finite({}, broken).passed
