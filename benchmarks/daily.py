@@ -12,7 +12,7 @@ the day is operated as the morning schedule does, each step a Dagster run on a S
 and the seconds of each step and in total are printed.
 
     python benchmarks/daily.py                  # nine seasons, PTS REB AST, DAY 2024-03-15
-    python benchmarks/daily.py --reduced        # 120 days of history, PTS (the test suite)
+    python benchmarks/daily.py --reduced        # 120 days of history, PTS, two walk-forward refits
 """
 
 from __future__ import annotations
@@ -93,9 +93,13 @@ def main(argv: list[str] | None = None) -> int:
                     version = registry.versions(stat)["version"][-1]
                     statmuse(["models", "promote", "--stat", stat, "--version", version,
                               "--home", str(home)])  # fmt: skip
+            # the walk-forward behind the day's distribution and calibrator: monthly refits, or
+            # two (and a short warm-up) on the reduced history
+            walk = {"refit_months": 6, "warmup_dates": 20} if args.reduced else {}
+            walk_config = {**QUIET, "ops": {"walk_forward_predictions": {"config": walk}}}
             for stat in stats:
                 _run(defs.resolve_job_def("evaluate_models_job"), instance, report, stat, quiet,
-                     partition_key=stat)  # fmt: skip
+                     partition_key=stat, run_config=walk_config)  # fmt: skip
             setup = time.perf_counter() - t0
             print(
                 f"daily benchmark: {games.height:,} player-games of history {start}..{end}, "
