@@ -1,5 +1,7 @@
 """player_models through Dagster: training, the promotion gate, the registry, the CLI."""
 
+import dataclasses
+import shutil
 from datetime import date
 
 import dagster as dg
@@ -212,8 +214,13 @@ def test_statmuse_train_reports_each_stat(pipeline, capsys):
     assert "models, test split" in out and "PTS" in out
 
 
-def test_a_retrain_reuses_productions_recent_tuning(tmp_path):
-    settings, instance = _pipeline(tmp_path)
+def test_a_retrain_reuses_productions_recent_tuning(pipeline, tmp_path):
+    # a home of its own (no production version yet) with the module's dataset files
+    shared, _ = pipeline
+    settings = dataclasses.replace(shared, home=tmp_path)
+    datasets = ("training_datasets", "PTS")
+    shutil.copytree(shared.lake_dir.joinpath(*datasets), settings.lake_dir.joinpath(*datasets))
+    instance = dg.DagsterInstance.ephemeral()
     tuned = {"pooled_trials": 1, "player_trials": 0}
 
     def meta(result):
