@@ -86,7 +86,9 @@ def compare(reference: pl.DataFrame, recent: pl.DataFrame, columns: Sequence[str
         b = recent[c].cast(pl.Float64).to_numpy()
         if len(b) < MIN_ROWS or len(a) < MIN_ROWS or np.nanstd(a) == 0:
             continue
-        ks = stats.ks_2samp(a, b, nan_policy="omit")
+        # the asymptotic p-value: the exact one (scipy's choice below 10,000 rows) took 4x as
+        # long and differs in the third significant digit; the flag uses the statistic only
+        ks = stats.ks_2samp(a[np.isfinite(a)], b[np.isfinite(b)], method="asymp")
         p = psi(a, b)
         shift = shift_in_sd(a, b)
         rows.append(

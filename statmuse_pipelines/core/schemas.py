@@ -709,7 +709,7 @@ FEATURE_DRIFT = Table(
         Column("kind", pl.String(), "feature, prediction or calibration"),
         Column("name", pl.String(), "feature name, 'prediction' or 'ece'"),
         Column("ks_stat", pl.Float64(), "Kolmogorov-Smirnov statistic"),
-        Column("ks_pvalue", pl.Float64(), "its p-value"),
+        Column("ks_pvalue", pl.Float64(), "its p-value (asymptotic)"),
         Column("psi", pl.Float64(), "population stability index (>= 0.25: shifted)"),
         Column(
             "shift", pl.Float64(), "Wasserstein distance in reference standard deviations (>= 0.5)"
