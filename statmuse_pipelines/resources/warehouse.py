@@ -40,8 +40,6 @@ def column_type(column: Column) -> str:
     return column.sql or _DUCKDB_TYPES[column.dtype]
 
 
-# information_schema's spelling of the types whose name differs
-_SPELLED = {"TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE"}
 # a stored column of the first type brought to the declared second one (older warehouses kept
 # timestamps and JSON as text): nothing is lost, text that is not JSON is kept as a JSON string
 _MIGRATIONS = {
@@ -143,12 +141,13 @@ class WarehouseResource(dg.ConfigurableResource):
             declared = column_type(c)
             if c.name not in present:  # a column added since the table was created
                 con.execute(f'ALTER TABLE "{table.name}" ADD COLUMN "{c.name}" {declared}')
-            elif present[c.name] != _SPELLED.get(declared, declared):
+            elif (present[c.name], declared) in _MIGRATIONS:  # text stored before the types
                 cast = _MIGRATIONS[(present[c.name], declared)].format(c=c.name)
                 con.execute(
                     f'ALTER TABLE "{table.name}" ALTER COLUMN "{c.name}" TYPE {declared} '
                     f"USING ({cast})"
                 )
+            # any other difference is left as stored: inserts cast to the stored type
         if not comments:
             return
         con.execute(f'COMMENT ON TABLE "{table.name}" IS {_sql_string(table.doc)}')

@@ -335,3 +335,21 @@ def test_a_view_defined_otherwise_is_replaced_and_a_current_one_left_alone(tmp_p
     before = path.stat().st_mtime_ns
     assert wh.ensure_tables(list(TABLES.values())) == []
     assert path.stat().st_mtime_ns == before  # all current: nothing written
+
+
+def test_a_stored_type_other_than_text_is_left_as_it_is(tmp_path):
+    """Only text timestamps and JSON are converted; any other stored type stays (the insert
+    casts to it) rather than failing every write to the table."""
+    from statmuse_pipelines.core.schemas import MODEL_PERFORMANCE
+
+    path = tmp_path / "w.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE model_performance (stat VARCHAR, as_of DATE, window_days DOUBLE)")
+    con.close()
+    row = {c.name: None for c in MODEL_PERFORMANCE.columns} | {
+        "stat": "PTS", "as_of": date(2026, 12, 2), "window_days": 7
+    }  # fmt: skip
+    wh = WarehouseResource(path=str(path))
+    wh.upsert(MODEL_PERFORMANCE, pl.DataFrame([row], schema=MODEL_PERFORMANCE.schema))
+    stored = wh.query("SELECT window_days, typeof(window_days) AS t FROM model_performance")
+    assert stored.row(0) == (7.0, "DOUBLE")
