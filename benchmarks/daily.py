@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
 
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+    from statmuse_pipelines.automation.jobs import range_tags
     from statmuse_pipelines.cli import main as statmuse
     from statmuse_pipelines.core.datasets import build_dataset
     from statmuse_pipelines.core.features import build_features
@@ -54,7 +55,6 @@ def main(argv: list[str] | None = None) -> int:
     from statmuse_pipelines.resources.lake import LakeResource
     from statmuse_pipelines.resources.sources import FilesGameLogSource
     from statmuse_pipelines.runs import QUIET, RunReport, _run, ensure_dagster_home
-    from statmuse_pipelines.sensors.jobs import range_tags
     from statmuse_pipelines.settings import Settings
 
     day = args.date

@@ -87,10 +87,10 @@ def dagster_path(
     (`plain`: on Dagster's default SQLite event log instead of the batched one)."""
     import dagster as dg
 
+    from statmuse_pipelines.automation.jobs import range_tags
     from statmuse_pipelines.definitions import build_definitions
     from statmuse_pipelines.resources.warehouse import WarehouseResource
     from statmuse_pipelines.runs import ensure_dagster_home, season_chunks
-    from statmuse_pipelines.sensors.jobs import range_tags
     from statmuse_pipelines.settings import Settings
 
     settings = Settings(home=home, source="files", files_dir=data)

@@ -18,27 +18,30 @@ from statmuse_pipelines.assets.monitoring import (
 )
 from statmuse_pipelines.assets.normalize import player_game_stats, team_game_stats
 from statmuse_pipelines.assets.serving import daily_predictions
-from statmuse_pipelines.resources.factory import build_resources
-from statmuse_pipelines.sensors.jobs import (
+from statmuse_pipelines.automation.jobs import (
     build_training_datasets_job,
-    daily_ingest_schedule,
+    check_drift_job,
     evaluate_models_job,
+    grade_predictions_job,
     match_lines_job,
+    predict_slate_job,
+    prune_old_runs_job,
     refresh_game_days_job,
+    retrain_job,
     train_models_job,
 )
-from statmuse_pipelines.sensors.maintenance import prune_old_runs_job, prune_old_runs_schedule
-from statmuse_pipelines.sensors.operations import (
-    alert_sensor,
-    check_drift_job,
-    game_days_refreshed_sensor,
-    grade_predictions_job,
-    new_data_sensor,
-    predict_slate_job,
-    retrain_job,
-    retrain_on_drift_sensor,
+from statmuse_pipelines.automation.schedules import (
+    daily_ingest_schedule,
+    prune_old_runs_schedule,
     weekly_retrain_schedule,
 )
+from statmuse_pipelines.automation.sensors import (
+    alert_sensor,
+    game_days_refreshed_sensor,
+    new_data_sensor,
+    retrain_on_drift_sensor,
+)
+from statmuse_pipelines.resources.factory import build_resources
 from statmuse_pipelines.settings import Settings
 
 OWNER = "team:statmuse-pipelines"

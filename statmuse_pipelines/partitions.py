@@ -15,6 +15,14 @@ daily_partitions = dg.DailyPartitionsDefinition(
     start_date=FIRST_DATE, timezone=str(LEAGUE_TZ), end_offset=1, fmt="%Y-%m-%d"
 )
 
+# A backfill of daily assets runs as one run (each reads and writes its own files for the range).
+DAYS_IN_ONE_RUN = dg.BackfillPolicy.single_run()
+# Stat-partitioned assets: a UI backfill of several stats is one run per stat. The stat assets
+# (models, calibrators, walk-forward, backtests, drift) handle one stat per run, and the
+# retrain_job that chains them after training_datasets must have one policy for all of them,
+# so training_datasets has it too; the command line still builds the twelve datasets in one run
+# (a partition range run, which a backfill policy does not govern).
+ONE_STAT_PER_RUN = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
 
 # The morning's deadlines, on the league's calendar: the schedule ingests at 06:00 and the slate
 # follows. The UI shows an asset that missed its window as late (its freshness).

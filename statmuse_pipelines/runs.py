@@ -301,14 +301,14 @@ def execute(job, instance, label: str, echo: Echo, tags: dict[str, str], **kwarg
 
 
 def _days(job, instance, first: date, last: date, label: str, echo: Echo) -> Any:
-    from statmuse_pipelines.sensors.jobs import range_tags
+    from statmuse_pipelines.automation.jobs import range_tags
 
     tags = {**range_tags(first.isoformat(), last.isoformat()), "statmuse/cli": "backfill"}
     return execute(job, instance, label, echo, tags)
 
 
 def _datasets(job, instance, report: RunReport, prefix: str, echo: Echo) -> None:
-    from statmuse_pipelines.sensors.jobs import range_tags
+    from statmuse_pipelines.automation.jobs import range_tags
 
     keys = job.partitions_def.get_partition_keys()
     _run(job, instance, report, f"{prefix} training datasets for {len(keys)} targets", echo,
@@ -386,7 +386,7 @@ def _evaluate(
 ) -> None:  # fmt: skip
     """Match the lines once, then calibrate, evaluate walk-forward (`walk_forward`: its config)
     and backtest each stat that has a production model."""
-    from statmuse_pipelines.sensors.jobs import range_tags
+    from statmuse_pipelines.automation.jobs import range_tags
 
     span = _lines_span(settings)
     if span is None:
@@ -511,7 +511,7 @@ def live_days(
 ) -> None:
     """Operate day by day as the morning schedule does: predict the day's slate before its games
     are ingested, ingest them, grade the predictions; then predict `last`."""
-    from statmuse_pipelines.sensors.jobs import range_tags
+    from statmuse_pipelines.automation.jobs import range_tags
 
     predict = defs.resolve_job_def("predict_slate_job")
     refresh = defs.resolve_job_def("refresh_game_days_job")
@@ -567,7 +567,7 @@ def file_alerts(defs, instance, echo: Echo) -> None:
     runs so far become rows in `alerts` (and POSTs to the webhook when one is set)."""
     import dagster as dg
 
-    from statmuse_pipelines.sensors.operations import alert_sensor
+    from statmuse_pipelines.automation.sensors import alert_sensor
 
     resources = {"warehouse": defs.resources["warehouse"], "alerts": defs.resources["alerts"]}
     logging.disable(logging.INFO)  # the sensor's own log line: the command prints its own
@@ -584,8 +584,8 @@ def file_alerts(defs, instance, echo: Echo) -> None:
 def run_day(settings: Settings, day: date, echo: Echo = print) -> RunReport:
     """The daily path for `day`: refresh and grade the three days before it, then predict it."""
 
+    from statmuse_pipelines.automation.jobs import REINGEST_DAYS, range_tags
     from statmuse_pipelines.definitions import build_definitions
-    from statmuse_pipelines.sensors.jobs import REINGEST_DAYS, range_tags
 
     ensure_dagster_home(settings)
     defs = build_definitions(settings)

@@ -24,6 +24,7 @@ from statmuse_pipelines.core.probabilities import (
     with_lines,
 )
 from statmuse_pipelines.core.schemas import CALIBRATION_METRICS
+from statmuse_pipelines.partitions import ONE_STAT_PER_RUN
 from statmuse_pipelines.resources.lake import LakeResource
 from statmuse_pipelines.resources.models import ModelRegistry, ModelStoreResource
 from statmuse_pipelines.resources.warehouse import WarehouseResource
@@ -64,6 +65,7 @@ def read_scored(lake: LakeResource, stat: str) -> tuple[str, pl.DataFrame]:
 @dg.asset(
     metadata=warehouse_table_metadata(CALIBRATION_METRICS),
     partitions_def=target_partitions,
+    backfill_policy=ONE_STAT_PER_RUN,
     group_name="calibration",
     kinds={"scipy", "scikit-learn", "duckdb", "matplotlib"},
     pool="duckdb",

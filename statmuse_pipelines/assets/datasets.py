@@ -19,6 +19,7 @@ from statmuse_pipelines.core import checks
 from statmuse_pipelines.core.checks import CheckOutcome
 from statmuse_pipelines.core.datasets import TARGETS, as_date, build_dataset
 from statmuse_pipelines.core.schemas import DATASETS, PLAYER_GAME_STATS
+from statmuse_pipelines.partitions import ONE_STAT_PER_RUN
 from statmuse_pipelines.resources.lake import LakeResource
 from statmuse_pipelines.resources.sources import GameLogSource
 from statmuse_pipelines.resources.warehouse import WarehouseResource
@@ -78,7 +79,7 @@ def _dataset_row(manifest: dict, path: str) -> dict:
 @dg.asset(
     metadata=warehouse_table_metadata(DATASETS),
     partitions_def=target_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=ONE_STAT_PER_RUN,
     group_name="datasets",
     kinds={"polars", "parquet", "duckdb"},
     pool="duckdb",

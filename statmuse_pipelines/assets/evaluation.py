@@ -50,6 +50,7 @@ from statmuse_pipelines.core.walkforward import (
     walk_forward_means,
     walk_forward_probabilities,
 )
+from statmuse_pipelines.partitions import ONE_STAT_PER_RUN
 from statmuse_pipelines.resources.lake import LakeResource
 from statmuse_pipelines.resources.models import ModelRegistry, ModelStoreResource
 from statmuse_pipelines.resources.warehouse import WarehouseResource
@@ -117,6 +118,7 @@ def _round(value):
 @dg.asset(
     metadata=warehouse_table_metadata(WALK_FORWARD_PREDICTIONS, MARKET_BLEND),
     partitions_def=target_partitions,
+    backfill_policy=ONE_STAT_PER_RUN,
     group_name="evaluation",
     kinds={"xgboost", "scikit-learn", "polars", "duckdb"},
     pool="duckdb",
@@ -268,6 +270,7 @@ def walk_forward_predictions(
 @dg.asset(
     metadata=warehouse_table_metadata(BACKTEST_RESULTS, BACKTEST_BETS, MARKET_COMPARISON),
     partitions_def=target_partitions,
+    backfill_policy=ONE_STAT_PER_RUN,
     group_name="evaluation",
     kinds={"polars", "duckdb", "matplotlib"},
     pool="duckdb",

@@ -24,7 +24,7 @@ from statmuse_pipelines.core.features import (
     team_history_start,
 )
 from statmuse_pipelines.core.schemas import PLAYER_FEATURES, PLAYER_GAME_STATS
-from statmuse_pipelines.partitions import daily_partitions, partition_days
+from statmuse_pipelines.partitions import DAYS_IN_ONE_RUN, daily_partitions, partition_days
 from statmuse_pipelines.resources.lake import LakeResource
 from statmuse_pipelines.resources.warehouse import WarehouseResource
 
@@ -44,7 +44,7 @@ _PREVIEW = [
 @dg.asset(
     metadata=warehouse_table_metadata(PLAYER_FEATURES),
     partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=DAYS_IN_ONE_RUN,
     group_name="features",
     kinds={"polars", "parquet", "duckdb"},
     pool="duckdb",

@@ -8,6 +8,7 @@ from pydantic import Field
 from statmuse_pipelines.assets._common import add_partition_metadata, range_metadata, table_value
 from statmuse_pipelines.core.gamelog import GameLogError
 from statmuse_pipelines.partitions import (
+    DAYS_IN_ONE_RUN,
     INGEST_FRESHNESS,
     daily_partitions,
     partition_days,
@@ -122,7 +123,7 @@ def _spec(asset: str) -> dg.AssetCheckSpec:
 
 @dg.asset(
     partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=DAYS_IN_ONE_RUN,
     group_name="ingest",
     kinds={"polars", "parquet"},
     pool="nba_api",
@@ -141,7 +142,7 @@ def raw_player_game_logs(
 
 @dg.asset(
     partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=DAYS_IN_ONE_RUN,
     group_name="ingest",
     kinds={"polars", "parquet"},
     pool="nba_api",

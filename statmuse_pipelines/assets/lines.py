@@ -21,7 +21,7 @@ from statmuse_pipelines.core.schemas import (
     MARKET_LINES,
     PLAYER_GAME_STATS,
 )
-from statmuse_pipelines.partitions import daily_partitions, partition_days
+from statmuse_pipelines.partitions import DAYS_IN_ONE_RUN, daily_partitions, partition_days
 from statmuse_pipelines.resources.lake import LakeResource
 from statmuse_pipelines.resources.lines import LinesResource
 from statmuse_pipelines.resources.warehouse import WarehouseResource
@@ -53,7 +53,7 @@ def quoted_dates(lake: LakeResource, market: str) -> tuple[list[date], bool]:
 @dg.asset(
     metadata=warehouse_table_metadata(MARKET_LINES, LINE_MATCHES, LINE_QUOTES),
     partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=DAYS_IN_ONE_RUN,
     group_name="lines",
     kinds={"polars", "parquet", "duckdb"},
     pool="duckdb",

@@ -24,6 +24,7 @@ from statmuse_pipelines.core.registry import (
     promotion_gate,
 )
 from statmuse_pipelines.core.schemas import MODEL_METRICS, MODEL_REGISTRY, MODEL_STAGE_HISTORY
+from statmuse_pipelines.partitions import ONE_STAT_PER_RUN
 from statmuse_pipelines.resources.lake import LakeResource
 from statmuse_pipelines.resources.models import (
     ModelRegistry,
@@ -133,6 +134,7 @@ def _production_comparison(
 @dg.asset(
     metadata=warehouse_table_metadata(MODEL_REGISTRY, MODEL_METRICS, MODEL_STAGE_HISTORY),
     partitions_def=target_partitions,
+    backfill_policy=ONE_STAT_PER_RUN,
     group_name="models",
     kinds={"xgboost", "scikit-learn", "optuna", "duckdb"},
     # no duckdb pool: a training takes minutes and would hold the warehouse's one slot against

@@ -47,7 +47,12 @@ from statmuse_pipelines.core.schemas import (
     PREDICTION_OUTCOMES,
     PREDICTIONS,
 )
-from statmuse_pipelines.partitions import daily_partitions, partition_days
+from statmuse_pipelines.partitions import (
+    DAYS_IN_ONE_RUN,
+    ONE_STAT_PER_RUN,
+    daily_partitions,
+    partition_days,
+)
 from statmuse_pipelines.resources.alerts import AlertsResource
 from statmuse_pipelines.resources.lake import LakeResource
 from statmuse_pipelines.resources.models import ModelRegistry, ModelStoreResource, now_utc
@@ -61,7 +66,7 @@ def _stored(lake: LakeResource, table: str, first: date, last: date) -> list[dat
 @dg.asset(
     metadata=warehouse_table_metadata(PREDICTION_OUTCOMES),
     partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=DAYS_IN_ONE_RUN,
     group_name="monitoring",
     kinds={"polars", "parquet", "duckdb"},
     pool="duckdb",
@@ -113,7 +118,7 @@ class RollbackConfig(dg.Config):
 @dg.asset(
     metadata=warehouse_table_metadata(MODEL_PERFORMANCE),
     partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=DAYS_IN_ONE_RUN,
     group_name="monitoring",
     kinds={"polars", "duckdb", "matplotlib"},
     pool="duckdb",
@@ -246,6 +251,7 @@ def performance_plot(history: pl.DataFrame, lake: LakeResource, day: date):
 @dg.asset(
     metadata=warehouse_table_metadata(FEATURE_DRIFT),
     partitions_def=target_partitions,
+    backfill_policy=ONE_STAT_PER_RUN,
     group_name="monitoring",
     kinds={"scipy", "duckdb"},
     pool="duckdb",

@@ -24,7 +24,7 @@ from statmuse_pipelines.core.normalize import (
     normalize_team_logs,
 )
 from statmuse_pipelines.core.schemas import PLAYER_GAME_STATS, TEAM_GAME_STATS
-from statmuse_pipelines.partitions import daily_partitions, partition_days
+from statmuse_pipelines.partitions import DAYS_IN_ONE_RUN, daily_partitions, partition_days
 from statmuse_pipelines.resources.lake import LakeResource
 from statmuse_pipelines.resources.warehouse import WarehouseResource
 
@@ -70,7 +70,7 @@ def _metadata(frame: pl.DataFrame, days, counts, lake: LakeResource, table: str)
 @dg.asset(
     metadata=warehouse_table_metadata(PLAYER_GAME_STATS),
     partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=DAYS_IN_ONE_RUN,
     group_name="normalize",
     kinds={"polars", "parquet", "duckdb"},
     pool="duckdb",
@@ -107,7 +107,7 @@ def player_game_stats(
 @dg.asset(
     metadata=warehouse_table_metadata(TEAM_GAME_STATS),
     partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=DAYS_IN_ONE_RUN,
     group_name="normalize",
     kinds={"polars", "parquet", "duckdb"},
     pool="duckdb",

@@ -20,6 +20,7 @@ from statmuse_pipelines.core.features import build_features, history_start, team
 from statmuse_pipelines.core.schemas import PLAYER_GAME_STATS, PREDICTIONS
 from statmuse_pipelines.core.serving import predict_stat, slate_candidates
 from statmuse_pipelines.partitions import (
+    DAYS_IN_ONE_RUN,
     SLATE_FRESHNESS,
     daily_partitions,
     partition_days,
@@ -122,7 +123,7 @@ def keep_skipped_history(new: pl.DataFrame, lake: LakeResource, days: list[date]
 @dg.asset(
     metadata=warehouse_table_metadata(PREDICTIONS),
     partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=DAYS_IN_ONE_RUN,
     group_name="serving",
     kinds={"polars", "parquet", "duckdb"},
     pool="duckdb",

@@ -6,8 +6,8 @@ from datetime import date
 
 import dagster as dg
 
+from statmuse_pipelines.automation.jobs import range_tags
 from statmuse_pipelines.definitions import build_definitions
-from statmuse_pipelines.sensors.jobs import range_tags
 from statmuse_pipelines.settings import Settings
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}

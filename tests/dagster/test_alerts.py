@@ -4,9 +4,9 @@ and an alert is posted once, whatever the warehouse did."""
 import dagster as dg
 import pytest
 
+from statmuse_pipelines.automation import sensors as operations
 from statmuse_pipelines.resources.alerts import AlertsResource
 from statmuse_pipelines.resources.warehouse import WarehouseBusyError, WarehouseResource
-from statmuse_pipelines.sensors import operations
 
 
 @dg.op

@@ -125,3 +125,15 @@ def test_every_launchpad_config_field_says_what_it_does(home):
         assert expected in fields, sorted(fields)
     bare = sorted(name for name, description in fields.items() if not description)
     assert not bare, bare
+
+
+def test_every_job_resolves_without_a_warning(home):
+    """Every job's assets share one backfill policy: Dagster warns at load when a job mixes them
+    (retrain_job chained the one-run-for-all datasets with one-run-per-stat models)."""
+    import warnings
+
+    d = defs()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        for job in d.jobs:
+            d.resolve_job_def(job.name)

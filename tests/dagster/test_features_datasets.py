@@ -6,11 +6,11 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from statmuse_pipelines.automation.jobs import range_tags
 from statmuse_pipelines.core.datasets import TARGETS
 from statmuse_pipelines.definitions import build_definitions
 from statmuse_pipelines.resources.lake import LakeResource
 from statmuse_pipelines.resources.warehouse import WarehouseResource
-from statmuse_pipelines.sensors.jobs import range_tags
 from statmuse_pipelines.settings import Settings
 from tests.conftest import TODAY
 from tests.dagster.helpers import QUIET, check_evaluations, run_range

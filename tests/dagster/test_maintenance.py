@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from statmuse_pipelines.sensors.maintenance import prune_old_runs_job
+from statmuse_pipelines.automation.jobs import prune_old_runs_job
 
 
 @dg.op
@@ -28,7 +28,7 @@ def test_prune_keeps_recent_runs_and_deletes_old_ones(monkeypatch):
         # with a retention of 0 days, both earlier runs go, the pruning runs stay
         later = datetime.now(UTC) + timedelta(seconds=1)
         monkeypatch.setattr(
-            "statmuse_pipelines.sensors.maintenance.datetime",
+            "statmuse_pipelines.automation.jobs.datetime",
             type("Clock", (), {"now": staticmethod(lambda tz=None: later)}),
         )
         config = {"ops": {"prune_old_runs": {"config": {"keep_days": 0}}}}

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 import dagster as dg
 import polars as pl
 
+from statmuse_pipelines.automation.jobs import range_tags
 from statmuse_pipelines.core.lines import LINE_COLUMNS
 from statmuse_pipelines.core.normalize import normalize_player_logs
 from statmuse_pipelines.core.teams import teams
@@ -13,7 +14,6 @@ from statmuse_pipelines.definitions import build_definitions
 from statmuse_pipelines.resources.lake import LakeResource
 from statmuse_pipelines.resources.sources import SyntheticGameLogSource
 from statmuse_pipelines.resources.warehouse import WarehouseResource
-from statmuse_pipelines.sensors.jobs import range_tags
 from statmuse_pipelines.settings import Settings
 from tests.dagster.helpers import QUIET
 

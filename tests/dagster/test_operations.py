@@ -13,6 +13,14 @@ import polars as pl
 import pytest
 
 from statmuse_pipelines.assets.monitoring import RollbackConfig, check_rollbacks
+from statmuse_pipelines.automation.jobs import range_tags
+from statmuse_pipelines.automation.schedules import daily_ingest_schedule, weekly_retrain_schedule
+from statmuse_pipelines.automation.sensors import (
+    alert_sensor,
+    game_days_refreshed_sensor,
+    new_data_sensor,
+    retrain_on_drift_sensor,
+)
 from statmuse_pipelines.cli import main as cli
 from statmuse_pipelines.core.alerts import SIGNATURE_HEADER, sign
 from statmuse_pipelines.core.datasets import build_dataset
@@ -27,14 +35,6 @@ from statmuse_pipelines.resources.policies import RetrainPolicy
 from statmuse_pipelines.resources.sources import SyntheticGameLogSource
 from statmuse_pipelines.resources.warehouse import WarehouseResource
 from statmuse_pipelines.runs import RunReport, live_days
-from statmuse_pipelines.sensors.jobs import daily_ingest_schedule, range_tags
-from statmuse_pipelines.sensors.operations import (
-    alert_sensor,
-    game_days_refreshed_sensor,
-    new_data_sensor,
-    retrain_on_drift_sensor,
-    weekly_retrain_schedule,
-)
 from statmuse_pipelines.settings import LEAGUE_TZ, Settings
 from tests.dagster.helpers import QUIET
 

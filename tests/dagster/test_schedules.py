@@ -4,7 +4,8 @@ from datetime import datetime
 
 import dagster as dg
 
-from statmuse_pipelines.sensors.jobs import REINGEST_DAYS, daily_ingest_schedule
+from statmuse_pipelines.automation.jobs import REINGEST_DAYS
+from statmuse_pipelines.automation.schedules import daily_ingest_schedule
 from statmuse_pipelines.settings import LEAGUE_TZ, Settings
 from tests.conftest import TODAY
 from tests.dagster.helpers import QUIET

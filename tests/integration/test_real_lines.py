@@ -7,6 +7,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from statmuse_pipelines.automation.jobs import range_tags
 from statmuse_pipelines.cli import main
 from statmuse_pipelines.core.datasets import build_dataset
 from statmuse_pipelines.core.features import build_features
@@ -15,7 +16,6 @@ from statmuse_pipelines.definitions import build_definitions
 from statmuse_pipelines.resources.lake import LakeResource
 from statmuse_pipelines.resources.sources import FilesGameLogSource
 from statmuse_pipelines.resources.warehouse import WarehouseResource
-from statmuse_pipelines.sensors.jobs import range_tags
 from statmuse_pipelines.settings import Settings
 from tests.dagster.helpers import QUIET
 

@@ -16,6 +16,14 @@ from datetime import UTC, datetime
 import dagster as dg
 import polars as pl
 
+from statmuse_pipelines.automation.jobs import (
+    DAILY_TAG,
+    check_drift_job,
+    grade_predictions_job,
+    predict_slate_job,
+    refresh_game_days_job,
+    retrain_job,
+)
 from statmuse_pipelines.core.alerts import Alert
 from statmuse_pipelines.core.datasets import TARGETS
 from statmuse_pipelines.core.drift import DRIFT_CHECKS
@@ -26,37 +34,7 @@ from statmuse_pipelines.resources.lake import LakeResource
 from statmuse_pipelines.resources.models import ModelRegistry
 from statmuse_pipelines.resources.policies import RetrainPolicy
 from statmuse_pipelines.resources.warehouse import WarehouseBusyError, WarehouseResource
-from statmuse_pipelines.sensors.jobs import refresh_game_days_job
-from statmuse_pipelines.settings import LEAGUE_TZ
 
-predict_slate_job = dg.define_asset_job(
-    name="predict_slate_job",
-    selection=dg.AssetSelection.assets("market_lines", "daily_predictions"),
-    description="Store a day's sportsbook lines and predict its slate with the production models.",
-)
-grade_predictions_job = dg.define_asset_job(
-    name="grade_predictions_job",
-    selection=dg.AssetSelection.assets("prediction_outcomes", "model_performance"),
-    description="Grade the predictions of game days and update performance over time.",
-)
-check_drift_job = dg.define_asset_job(
-    name="check_drift_job",
-    selection=dg.AssetSelection.assets("feature_drift"),
-    description="Compare recent features, predictions and calibration with the training data.",
-)
-retrain_job = dg.define_asset_job(
-    name="retrain_job",
-    selection=dg.AssetSelection.assets(
-        "training_datasets",
-        "player_models",
-        "calibrators",
-        "walk_forward_predictions",
-        "backtest_reports",
-    ),
-    description="Rebuild a stat's dataset, train, gate, calibrate and backtest (one run per stat).",
-)
-
-DAILY_TAG = "statmuse/daily"
 # the alert sensor's deliveries per tick stay within this (Dagster stops a tick at 60 s)
 TICK_BUDGET_SECONDS = 40.0
 
@@ -171,23 +149,6 @@ def new_data_sensor(
             )
     context.update_cursor(json.dumps(cursor))
     return requests or dg.SkipReason(f"no stat has {after} new game days yet")
-
-
-@dg.schedule(
-    job=retrain_job,
-    cron_schedule="0 7 * * 1",
-    execution_timezone=str(LEAGUE_TZ),
-    default_status=dg.DefaultScheduleStatus.STOPPED,
-    description="Mondays 07:00 New York: retrain every stat (through the promotion gate).",
-)
-def weekly_retrain_schedule(context: dg.ScheduleEvaluationContext):
-    day = context.scheduled_execution_time.astimezone(LEAGUE_TZ).date()
-    return [
-        dg.RunRequest(
-            run_key=f"weekly-{day}-{stat}", partition_key=stat, tags={"statmuse/trigger": "weekly"}
-        )
-        for stat in TARGETS
-    ]
 
 
 @dg.sensor(
