@@ -8,7 +8,7 @@ from statmuse_pipelines.assets.calibration import calibrators
 from statmuse_pipelines.assets.datasets import training_datasets
 from statmuse_pipelines.assets.evaluation import backtest_reports, walk_forward_predictions
 from statmuse_pipelines.assets.features import player_features
-from statmuse_pipelines.assets.ingest import raw_player_game_logs, raw_team_game_logs
+from statmuse_pipelines.assets.ingest import daily_slate, raw_player_game_logs, raw_team_game_logs
 from statmuse_pipelines.assets.lines import market_lines
 from statmuse_pipelines.assets.models import player_models
 from statmuse_pipelines.assets.monitoring import (
@@ -37,6 +37,7 @@ from statmuse_pipelines.automation.schedules import (
 )
 from statmuse_pipelines.automation.sensors import (
     alert_sensor,
+    failed_run_sensor,
     game_days_refreshed_sensor,
     new_data_sensor,
     retrain_on_drift_sensor,
@@ -58,6 +59,7 @@ def _catalogued(spec: dg.AssetSpec) -> dg.AssetSpec:
 _ASSETS = [
     raw_player_game_logs,
     raw_team_game_logs,
+    daily_slate,
     player_game_stats,
     team_game_stats,
     player_features,
@@ -97,6 +99,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             retrain_on_drift_sensor,
             new_data_sensor,
             alert_sensor,
+            failed_run_sensor,
         ],
         resources=build_resources(settings),
     )

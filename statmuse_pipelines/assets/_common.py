@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
+from typing import NamedTuple
 
 import dagster as dg
 import polars as pl
 
-from statmuse_pipelines.core.checks import CheckOutcome
-from statmuse_pipelines.core.schemas import Table
+from statmuse_pipelines.core.checks import CheckOutcome, asset_checks, severity_of
+from statmuse_pipelines.core.features import prior_games, window_days
+from statmuse_pipelines.core.schemas import PLAYER_GAME_STATS, Table
 from statmuse_pipelines.resources.warehouse import column_type
 
 
@@ -91,6 +93,28 @@ def add_partition_metadata(
         for name in extra:
             meta[name] = found[name] if found else 0
         context.add_asset_metadata(meta, partition_key=day.isoformat())
+
+
+def check_specs(asset: str, **kwargs) -> list[dg.AssetCheckSpec]:
+    """The check specs of `asset` from core.checks.ASSET_CHECKS (ERROR checks block)."""
+    return [
+        dg.AssetCheckSpec(c.name, asset=asset, blocking=c.blocking, description=c.description,
+                          **kwargs)
+        for c in asset_checks(asset)
+    ]  # fmt: skip
+
+
+def check_result(
+    name: str, passed: bool, description: str, metadata: dict | None = None
+) -> dg.AssetCheckResult:
+    """A check's result, with the severity core.checks.ASSET_CHECKS gives its name."""
+    return dg.AssetCheckResult(
+        check_name=name,
+        passed=passed,
+        severity=dg.AssetCheckSeverity(severity_of(name)),
+        description=description,
+        metadata=metadata or {},
+    )
 
 
 def check_results(asset: str, outcomes: Iterable[CheckOutcome]) -> list[dg.AssetCheckResult]:
@@ -201,3 +225,37 @@ def production_manifest(registry, stat: str, purpose: str) -> tuple[str, dict]:
     if version is None:
         raise dg.Failure(f"{stat} has no production model: {purpose}")
     return version, registry.store.manifest(stat, version)
+
+
+class FeatureWindow(NamedTuple):
+    """What the features of some games may read, as stored in the lake."""
+
+    history: pl.DataFrame  # player games of the window (player_game_stats)
+    team_history: pl.DataFrame  # team games of the window (team_game_stats)
+    prior: pl.DataFrame  # player_id, games: each player's games before the window
+    start: date  # the first player game date of the window
+    days_in_window: int  # game dates from `start` to the first target date
+    days_stored: int  # of those, the dates the lake holds
+    earlier_days: int  # stored dates before `start`, counted for career games
+
+
+def read_feature_window(lake, first: date, last: date) -> FeatureWindow:
+    """The lake's part of core.features.window_days for games on first..last (player_features
+    reads it for a range of played days, daily_predictions with last = the day before its
+    slate): the one reader, so a feature of a served slate sees exactly what the same feature
+    of a played game saw."""
+    start, team_start = window_days(first, last)
+    stored = lake.stored_days("player_game_stats")
+    window = [d for d in stored if start <= d <= last]
+    earlier = [d for d in stored if d < start]
+    teams = [d for d in lake.stored_days("team_game_stats") if team_start <= d <= last]
+    schema = PLAYER_GAME_STATS.schema
+    return FeatureWindow(
+        history=lake.read_days("player_game_stats", window, schema),
+        team_history=lake.read_days("team_game_stats", teams),
+        prior=prior_games(lake.read_days("player_game_stats", earlier, schema, ["player_id"])),
+        start=start,
+        days_in_window=(first - start).days,
+        days_stored=sum(d < first for d in window),
+        earlier_days=len(earlier),
+    )

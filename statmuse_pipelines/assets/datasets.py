@@ -9,6 +9,7 @@ import polars as pl
 
 from statmuse_pipelines.assets._common import (
     check_results,
+    check_specs,
     stop_if_blocked,
     table_value,
     warehouse_table_metadata,
@@ -25,13 +26,6 @@ from statmuse_pipelines.resources.sources import GameLogSource
 from statmuse_pipelines.resources.warehouse import WarehouseResource
 
 target_partitions = dg.StaticPartitionsDefinition(list(TARGETS))
-
-_CHECK_DOCS = {
-    "splits_do_not_overlap": "train, validation and test follow each other in time",
-    "no_duplicate_player_games": "one row per player-game across the splits",
-    "target_present_and_non_negative": "the target is present and >= 0 on every row",
-    "every_split_has_rows": "train, validation and test each have rows (WARN)",
-}
 
 
 def _combine(name: str, per_target: dict[str, CheckOutcome]) -> CheckOutcome:
@@ -87,15 +81,7 @@ def _dataset_row(manifest: dict, path: str) -> dict:
         dg.AssetDep(player_features, partition_mapping=dg.AllPartitionMapping()),
         dg.AssetDep(player_game_stats, partition_mapping=dg.AllPartitionMapping()),
     ],
-    check_specs=[
-        dg.AssetCheckSpec(
-            n,
-            asset="training_datasets",
-            blocking=n not in checks.DATASET_WARN_CHECKS,
-            description=_CHECK_DOCS[n],
-        )
-        for n in checks.DATASET_CHECK_NAMES
-    ],
+    check_specs=check_specs("training_datasets"),
 )
 def training_datasets(
     context: dg.AssetExecutionContext,

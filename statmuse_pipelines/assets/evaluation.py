@@ -12,6 +12,7 @@ from pydantic import Field
 
 from statmuse_pipelines.assets._common import (
     check_results,
+    check_specs,
     image_markdown,
     production_manifest,
     stop_if_blocked,
@@ -275,21 +276,7 @@ def walk_forward_predictions(
     kinds={"polars", "duckdb", "matplotlib"},
     pool="duckdb",
     deps=[walk_forward_predictions],
-    check_specs=[
-        dg.AssetCheckSpec(
-            "reported_metrics_are_finite",
-            asset="backtest_reports",
-            blocking=True,
-            description="every reported Brier score, log loss, ECE, MAE and ROI is a finite "
-            "number (rows with a missing or non-finite input are left out and counted)",
-        ),
-        dg.AssetCheckSpec(
-            "real_lines_cover_the_period",
-            asset="backtest_reports",
-            description=f"where real lines were given, at least {MIN_REAL_LINE_SHARE:.0%} of the "
-            "player-games on the dates the source quotes the stat got one (the rest are proxies)",
-        ),
-    ],
+    check_specs=check_specs("backtest_reports"),
 )
 def backtest_reports(
     context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
@@ -361,8 +348,7 @@ def backtest_reports(
         real_lines_cover_the_period(stat, coverage, MIN_REAL_LINE_SHARE)
         if given
         else CheckOutcome(
-            "real_lines_cover_the_period", True, f"{stat}: no real lines given (proxies only)",
-            "WARN",
+            "real_lines_cover_the_period", True, f"{stat}: no real lines given (proxies only)"
         )
     )  # fmt: skip
     yield from check_results("backtest_reports", [finite, covered])

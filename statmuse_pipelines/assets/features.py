@@ -1,7 +1,6 @@
 """Stage `features`: pregame features of every player-game, from games strictly before it."""
 
 from collections.abc import Iterator
-from datetime import timedelta
 
 import dagster as dg
 import polars as pl
@@ -9,7 +8,9 @@ import polars as pl
 from statmuse_pipelines.assets._common import (
     add_partition_metadata,
     check_results,
+    check_specs,
     range_metadata,
+    read_feature_window,
     stop_if_blocked,
     store_days,
     table_value,
@@ -20,19 +21,11 @@ from statmuse_pipelines.core import checks
 from statmuse_pipelines.core.features import (
     build_features,
     feature_names,
-    history_start,
-    team_history_start,
 )
-from statmuse_pipelines.core.schemas import PLAYER_FEATURES, PLAYER_GAME_STATS
+from statmuse_pipelines.core.schemas import PLAYER_FEATURES
 from statmuse_pipelines.partitions import DAYS_IN_ONE_RUN, daily_partitions, partition_days
 from statmuse_pipelines.resources.lake import LakeResource
 from statmuse_pipelines.resources.warehouse import WarehouseResource
-
-_CHECK_DOCS = {
-    "features_are_pregame": "no row's history reaches its own game date (leakage)",
-    "one_row_per_player_game": "exactly one feature row per player-game of the partition",
-    "no_missing_feature_values": "no null or NaN feature (cold starts are 0 with a 0 count)",
-}
 
 _PREVIEW = [
     "game_date", "player_name", "team", "opponent", "pts_mean_5", "pts_ewm",
@@ -49,45 +42,17 @@ _PREVIEW = [
     kinds={"polars", "parquet", "duckdb"},
     pool="duckdb",
     deps=[player_game_stats, team_game_stats],
-    check_specs=[
-        *(
-            dg.AssetCheckSpec(n, asset="player_features", blocking=True, description=_CHECK_DOCS[n])
-            for n in checks.FEATURE_CHECK_NAMES
-        ),
-        dg.AssetCheckSpec(
-            "later_features_are_current",
-            asset="player_features",
-            description="no stored feature day outside the run was computed before earlier box "
-            "scores were written again (WARN: re-run player_features for the days it lists)",
-        ),
-    ],
+    check_specs=check_specs("player_features"),
 )
 def player_features(
     context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
 ) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
     """Pregame features of each player-game, computed only from games before its date."""
     days = partition_days(context)
-    # what any feature of these days can see (core.features.window_inputs, read from the lake):
-    # player games of the current and previous season, team games of one season more
-    start, team_start = history_start(days[0]), team_history_start(days[0])
-    targets = lake.read_days("player_game_stats", days)
-    stored = set(lake.stored_days("player_game_stats"))
-    window = [start + timedelta(days=i) for i in range((days[0] - start).days)]
-    history_days = [d for d in window if d in stored]
-    history = pl.concat(
-        [lake.read_days("player_game_stats", history_days, PLAYER_GAME_STATS.schema), targets]
-    )
-    team_stored = set(lake.stored_days("team_game_stats"))
-    team_window = [team_start + timedelta(days=i) for i in range((days[-1] - team_start).days + 1)]
-    team_history = lake.read_days("team_game_stats", [d for d in team_window if d in team_stored])
-    # career counts need every earlier game, but only who played: one column
-    earlier = [d for d in sorted(stored) if d < start]
-    prior = (
-        lake.read_days("player_game_stats", earlier, PLAYER_GAME_STATS.schema, ["player_id"])
-        .group_by("player_id")
-        .agg(pl.len().alias("games"))
-    )
-    features = build_features(history, team_history, targets, prior)
+    lake.require_days("player_game_stats", days)
+    window = read_feature_window(lake, days[0], days[-1])
+    targets = window.history.filter(pl.col("game_date").is_between(days[0], days[-1]))
+    features = build_features(window.history, window.team_history, targets, window.prior)
     outcomes = [
         checks.features_are_pregame(features),
         checks.one_row_per_player_game(features, targets),
@@ -104,16 +69,17 @@ def player_features(
     add_partition_metadata(context, features, days, "game_date", "game_id")
     context.log.info(
         f"player_features: {features.height:,} rows x {len(feature_names())} features; "
-        f"history from {start} ({len(history_days)} of {len(window)} days stored)"
+        f"history from {window.start} ({window.days_stored} of {window.days_in_window} days "
+        "stored)"
     )
     yield dg.MaterializeResult(
         metadata={
             **range_metadata(days, counts),
             "features": len(feature_names()),
-            "history_window_start": str(start),
-            "history_days_stored": len(history_days),
-            "history_days_missing": len(window) - len(history_days),
-            "earlier_days_counted_for_career_games": len(earlier),
+            "history_window_start": str(window.start),
+            "history_days_stored": window.days_stored,
+            "history_days_missing": window.days_in_window - window.days_stored,
+            "earlier_days_counted_for_career_games": window.earlier_days,
             "lake_path": dg.MetadataValue.path(str(lake.path("player_features", days[0]).parent)),
             "warehouse_table": "player_features",
             "preview": table_value(

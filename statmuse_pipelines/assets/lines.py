@@ -6,8 +6,15 @@ from datetime import date, timedelta
 import dagster as dg
 import polars as pl
 
-from statmuse_pipelines.assets._common import store_days, table_value, warehouse_table_metadata
+from statmuse_pipelines.assets._common import (
+    check_result,
+    check_specs,
+    store_days,
+    table_value,
+    warehouse_table_metadata,
+)
 from statmuse_pipelines.assets.normalize import player_game_stats
+from statmuse_pipelines.core.checks import MIN_MATCH_RATE
 from statmuse_pipelines.core.lines import (
     CANDIDATE_DAYS,
     market_view,
@@ -65,13 +72,7 @@ def quoted_dates(lake: LakeResource, market: str) -> tuple[list[date], bool]:
             ),
         )
     ],
-    check_specs=[
-        dg.AssetCheckSpec(
-            "lines_match_players",
-            asset="market_lines",
-            description="at least 90% of the book spellings on regular-season dates match a player",
-        )
-    ],
+    check_specs=check_specs("market_lines"),
 )
 def market_lines(
     context: dg.AssetExecutionContext,
@@ -91,11 +92,7 @@ def market_lines(
         return dg.MaterializeResult(
             metadata={"source": lines.describe(), "dagster/row_count": 0, "line_kind": "proxy"},
             check_results=[
-                dg.AssetCheckResult(
-                    check_name="lines_match_players",
-                    passed=True,
-                    description="proxy lines: nothing to match",
-                )
+                check_result("lines_match_players", True, "proxy lines: nothing to match")
             ],
         )
     quotes = lines.quotes(first, last)
@@ -156,10 +153,9 @@ def market_lines(
             "unmatched": table_value(unmatched, max_rows=15),
         },
         check_results=[
-            dg.AssetCheckResult(
-                check_name="lines_match_players",
-                passed=rate["spellings"] == 0 or rate["match_rate"] >= 0.9,
-                severity=dg.AssetCheckSeverity.WARN,
+            check_result(
+                "lines_match_players",
+                passed=rate["spellings"] == 0 or rate["match_rate"] >= MIN_MATCH_RATE,
                 description=f"{rate['match_rate']:.1%} of {rate['spellings']} spellings matched "
                 "on dates with box scores",
                 metadata={"match_rate": rate["match_rate"]},

@@ -7,7 +7,12 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from statmuse_pipelines.assets._common import table_value, warehouse_table_metadata
+from statmuse_pipelines.assets._common import (
+    check_result,
+    check_specs,
+    table_value,
+    warehouse_table_metadata,
+)
 from statmuse_pipelines.assets.datasets import target_partitions, training_datasets
 from statmuse_pipelines.core.models import (
     BASELINES,
@@ -141,20 +146,9 @@ def _production_comparison(
     # the daily ingest all that time; its warehouse writes are short transactions at the end
     # that wait for the file (WarehouseResource retries while another writer holds it)
     deps=[training_datasets],
-    check_specs=[
-        dg.AssetCheckSpec(
-            "promotion_gate",
-            asset="player_models",
-            # a refusal is the gate doing its job, not an error: the check fails as a WARN that
-            # says "not promoted" and why, the run succeeds, production stays as it was (what
-            # runs after it in the same run, calibration and backtests, uses production)
-            blocking=False,
-            partitions_def=target_partitions,
-            description="the candidate set beats the best naive baseline on test and does not "
-            "regress against production: only then is it promoted (WARN: a refused candidate "
-            "stays a candidate)",
-        )
-    ],
+    # a refusal fails the WARN check promotion_gate, the run succeeds (what runs after it in the
+    # same run, calibration and backtests, uses production as it was)
+    check_specs=check_specs("player_models", partitions_def=target_partitions),
 )
 def player_models(
     context: dg.AssetExecutionContext,
@@ -276,10 +270,9 @@ def player_models(
             "model_path": dg.MetadataValue.path(str(model_store.version_dir(stat, version))),
         },
         check_results=[
-            dg.AssetCheckResult(
-                check_name="promotion_gate",
+            check_result(
+                "promotion_gate",
                 passed=decision.passed,
-                severity=dg.AssetCheckSeverity.WARN,
                 description=decision.reason
                 if decision.passed
                 else f"not promoted: {decision.reason}",

@@ -9,6 +9,8 @@ from pydantic import Field
 
 from statmuse_pipelines.assets._common import (
     add_partition_metadata,
+    check_result,
+    check_specs,
     production_manifest,
     range_metadata,
     store_days,
@@ -261,15 +263,7 @@ def performance_plot(history: pl.DataFrame, lake: LakeResource, day: date):
         dg.AssetDep(prediction_outcomes, partition_mapping=dg.AllPartitionMapping()),
         "calibrators",
     ],
-    check_specs=[
-        dg.AssetCheckSpec(
-            name,
-            asset="feature_drift",
-            partitions_def=target_partitions,
-            description=f"{name.replace('_', ' ')} (WARN; a failure asks for a retrain)",
-        )
-        for name in DRIFT_CHECKS.values()
-    ],
+    check_specs=check_specs("feature_drift", partitions_def=target_partitions),
 )
 def feature_drift(
     context: dg.AssetExecutionContext,
@@ -348,28 +342,25 @@ def feature_drift(
             "largest_shifts": table_value(top.drop("kind"), max_rows=10),
         },
         check_results=[
-            dg.AssetCheckResult(
-                check_name=DRIFT_CHECKS["features"],
+            check_result(
+                DRIFT_CHECKS["features"],
                 passed=drifted.height == 0,
-                severity=dg.AssetCheckSeverity.WARN,
                 description=f"{drifted.height} of {features.height} features drifted "
                 f"(PSI >= {PSI_LIMIT}, KS >= {KS_LIMIT} and a shift >= {SHIFT_LIMIT} SD) "
                 f"in {start}..{end}",
                 metadata={"drifted": dg.MetadataValue.json(drift_meta)},
             ),
-            dg.AssetCheckResult(
-                check_name=DRIFT_CHECKS["predictions"],
+            check_result(
+                DRIFT_CHECKS["predictions"],
                 passed=not pred_drifted,
-                severity=dg.AssetCheckSeverity.WARN,
                 description="recent predictions against the test split's"
                 + (
                     f": PSI {pred['psi'][0]:.3f}" if pred.height else ": too few recent predictions"
                 ),
             ),
-            dg.AssetCheckResult(
-                check_name=DRIFT_CHECKS["calibration"],
+            check_result(
+                DRIFT_CHECKS["calibration"],
                 passed=not calibration_drifted,
-                severity=dg.AssetCheckSeverity.WARN,
                 description=f"ECE of the last 30 days {_round(recent_ece)} against "
                 f"{_round(test_ece)} on test (margin {ECE_MARGIN})",
             ),

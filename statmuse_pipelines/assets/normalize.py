@@ -9,6 +9,7 @@ from statmuse_pipelines.assets._common import (
     accept_raw,
     add_partition_metadata,
     check_results,
+    check_specs,
     range_metadata,
     reject_raw,
     stop_if_raw_rejected,
@@ -27,32 +28,6 @@ from statmuse_pipelines.core.schemas import PLAYER_GAME_STATS, TEAM_GAME_STATS
 from statmuse_pipelines.partitions import DAYS_IN_ONE_RUN, daily_partitions, partition_days
 from statmuse_pipelines.resources.lake import LakeResource
 from statmuse_pipelines.resources.warehouse import WarehouseResource
-
-_CHECK_DOCS = {
-    "has_expected_columns": "every documented column is present with its type",
-    "no_duplicate_player_games": "one row per (player_id, game_id)",
-    "no_duplicate_team_games": "one row per (team_id, game_id)",
-    "counts_are_non_negative": "no negative count or minutes",
-    "points_add_up": "pts = 2*fgm + fg3m + ftm",
-    "rebounds_add_up": "reb = oreb + dreb",
-    "makes_within_attempts": "makes <= attempts; threes <= field goals",
-    "every_game_has_two_teams": "each game_id has exactly two team rows",
-    "player_totals_match_team_totals": "players' sums equal the team box score (checked before "
-    "either table is written)",
-    "pace_is_plausible": "pace between 80 and 125 (WARN)",
-}
-
-
-def _specs(asset: str, names: tuple[str, ...]) -> list[dg.AssetCheckSpec]:
-    return [
-        dg.AssetCheckSpec(
-            name,
-            asset=asset,
-            blocking=checks.TEAM_CHECK_SEVERITY.get(name, "ERROR") == "ERROR",
-            description=_CHECK_DOCS[name],
-        )
-        for name in names
-    ]
 
 
 def _metadata(frame: pl.DataFrame, days, counts, lake: LakeResource, table: str) -> dict:
@@ -75,7 +50,7 @@ def _metadata(frame: pl.DataFrame, days, counts, lake: LakeResource, table: str)
     kinds={"polars", "parquet", "duckdb"},
     pool="duckdb",
     deps=[raw_player_game_logs, raw_team_game_logs],
-    check_specs=_specs("player_game_stats", checks.PLAYER_CHECK_NAMES),
+    check_specs=check_specs("player_game_stats"),
 )
 def player_game_stats(
     context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
@@ -112,7 +87,7 @@ def player_game_stats(
     kinds={"polars", "parquet", "duckdb"},
     pool="duckdb",
     deps=[raw_team_game_logs, player_game_stats],
-    check_specs=_specs("team_game_stats", checks.TEAM_CHECK_NAMES),
+    check_specs=check_specs("team_game_stats"),
 )
 def team_game_stats(
     context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource

@@ -9,15 +9,17 @@ import polars as pl
 
 from statmuse_pipelines.assets._common import (
     range_metadata,
+    read_feature_window,
     store_days,
     table_value,
     warehouse_table_metadata,
 )
-from statmuse_pipelines.assets.features import player_features
+from statmuse_pipelines.assets.ingest import daily_slate
 from statmuse_pipelines.assets.lines import read_market_lines
+from statmuse_pipelines.assets.normalize import player_game_stats, team_game_stats
 from statmuse_pipelines.core.datasets import TARGETS
-from statmuse_pipelines.core.features import build_features, history_start, team_history_start
-from statmuse_pipelines.core.schemas import PLAYER_GAME_STATS, PREDICTIONS
+from statmuse_pipelines.core.features import build_features
+from statmuse_pipelines.core.schemas import PREDICTIONS
 from statmuse_pipelines.core.serving import predict_stat, slate_candidates
 from statmuse_pipelines.partitions import (
     DAYS_IN_ONE_RUN,
@@ -27,55 +29,23 @@ from statmuse_pipelines.partitions import (
 )
 from statmuse_pipelines.resources.lake import LakeResource
 from statmuse_pipelines.resources.models import ModelRegistry, ModelStoreResource
-from statmuse_pipelines.resources.sources import GameLogSource
 from statmuse_pipelines.resources.warehouse import WarehouseResource
-
-
-def _days_between(first: date, last: date) -> list[date]:
-    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
-
-
-def _history(lake: LakeResource, day: date) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """What the features of `day` may read: stored box scores before it (core.features windows)."""
-    stored = set(lake.stored_days("player_game_stats"))
-    team_stored = set(lake.stored_days("team_game_stats"))
-    before = day - timedelta(days=1)
-    start, team_start = history_start(day), team_history_start(day)
-    games = lake.read_days(
-        "player_game_stats",
-        [d for d in _days_between(start, before) if d in stored],
-        PLAYER_GAME_STATS.schema,
-    )
-    teams = lake.read_days(
-        "team_game_stats", [d for d in _days_between(team_start, before) if d in team_stored]
-    )
-    prior = (
-        lake.read_days(
-            "player_game_stats",
-            [d for d in sorted(stored) if d < start],
-            PLAYER_GAME_STATS.schema,
-            ["player_id"],
-        )
-        .group_by("player_id")
-        .agg(pl.len().alias("games"))
-    )
-    return games, teams, prior
 
 
 def predict_day(
     day: date,
-    game_logs: GameLogSource,
     lake: LakeResource,
     registry: ModelRegistry,
     log=lambda msg: None,
 ) -> tuple[pl.DataFrame, dict[str, str], int, int]:
-    """Predictions for the slate of `day`: (rows, skipped stats and why, games, candidates)."""
-    slate = game_logs.schedule(day, day)
+    """Predictions for the stored slate of `day` (daily_slate): (rows, skipped stats and why,
+    games, candidates). Features read the box scores stored before `day` only."""
+    slate = lake.read_days("daily_slate", [day])
     if slate.height == 0:
         return pl.DataFrame(schema=PREDICTIONS.schema), {}, 0, 0
-    games, teams, prior = _history(lake, day)
-    targets = slate_candidates(games, slate, day)
-    features = build_features(games, teams, targets, prior)
+    window = read_feature_window(lake, day, day - timedelta(days=1))
+    targets = slate_candidates(window.history, slate, day)
+    features = build_features(window.history, window.team_history, targets, window.prior)
     day_lines = read_market_lines(lake, [day])
     store = registry.store
     out, skipped = [], {}
@@ -129,14 +99,17 @@ def keep_skipped_history(new: pl.DataFrame, lake: LakeResource, days: list[date]
     pool="duckdb",
     freshness_policy=SLATE_FRESHNESS,
     deps=[
-        player_features,
+        daily_slate,
+        # the box scores before the day: Dagster has no "every earlier partition" mapping, and
+        # the reader (core.features.window_days) takes only dates before the slate's
+        dg.AssetDep(player_game_stats, partition_mapping=dg.AllPartitionMapping()),
+        dg.AssetDep(team_game_stats, partition_mapping=dg.AllPartitionMapping()),
         dg.AssetDep("walk_forward_predictions", partition_mapping=dg.AllPartitionMapping()),
         "market_lines",
     ],
 )
 def daily_predictions(
     context: dg.AssetExecutionContext,
-    game_logs: GameLogSource,
     lake: LakeResource,
     warehouse: WarehouseResource,
     model_store: ModelStoreResource,
@@ -147,9 +120,7 @@ def daily_predictions(
     frames, notes = [], {}
     games = players = 0
     for day in days:
-        rows, skipped, n_games, n_players = predict_day(
-            day, game_logs, lake, registry, context.log.info
-        )
+        rows, skipped, n_games, n_players = predict_day(day, lake, registry, context.log.info)
         frames.append(rows)
         notes.update({f"{day} {k}": v for k, v in skipped.items()})
         games, players = games + n_games, players + n_players

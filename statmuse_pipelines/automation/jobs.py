@@ -7,7 +7,9 @@ from pydantic import Field
 
 refresh_game_days_job = dg.define_asset_job(
     name="refresh_game_days_job",
-    selection=dg.AssetSelection.groups("ingest", "normalize", "features"),
+    # the slate is the predict job's: a backfill of past days has no use for their schedule
+    selection=dg.AssetSelection.groups("ingest", "normalize", "features")
+    - dg.AssetSelection.assets("daily_slate"),
     description="For game dates: fetch box scores, normalize them, compute pregame features.",
 )
 
@@ -54,8 +56,9 @@ def range_tags(first: str, last: str) -> dict[str, str]:
 
 predict_slate_job = dg.define_asset_job(
     name="predict_slate_job",
-    selection=dg.AssetSelection.assets("market_lines", "daily_predictions"),
-    description="Store a day's sportsbook lines and predict its slate with the production models.",
+    selection=dg.AssetSelection.assets("daily_slate", "market_lines", "daily_predictions"),
+    description="Store a day's slate and sportsbook lines, and predict the slate with the "
+    "production models.",
 )
 grade_predictions_job = dg.define_asset_job(
     name="grade_predictions_job",

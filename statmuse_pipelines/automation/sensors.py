@@ -6,7 +6,7 @@ Failed drift checks make `retrain_on_drift_sensor` retrain the stat; enough new 
 stat's production model was trained make `new_data_sensor` retrain it; Mondays the
 `weekly_retrain_schedule` retrains everything. Every retrain rebuilds the stat's dataset, trains,
 goes through the promotion gate, and recalibrates and backtests. `alert_sensor` turns failed
-checks and failed runs into alerts.
+checks into alerts, `failed_run_sensor` failed runs.
 """
 
 import json
@@ -154,17 +154,17 @@ def new_data_sensor(
 @dg.sensor(
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.STOPPED,
-    description="Failed asset checks and failed runs become rows in `alerts` (and a signed POST "
-    "to STATMUSE_ALERT_WEBHOOK when set).",
+    description="Failed asset checks become rows in `alerts` (and a signed POST to "
+    "STATMUSE_ALERT_WEBHOOK when set); failed runs are failed_run_sensor's.",
 )
 def alert_sensor(
     context: dg.SensorEvaluationContext, warehouse: WarehouseResource, alerts: AlertsResource
 ):
-    """Each tick: the checks and runs that failed since the last one become alerts; they are
+    """Each tick: the checks that failed since the last one become alerts; they are
     POSTed within TICK_BUDGET_SECONDS (Dagster stops a sensor tick at 60 s: what is left waits
     in the cursor for the next tick) and written to `alerts`. The cursor remembers what was
     delivered, so a busy warehouse never makes a tick post the same alert twice."""
-    cursor = json.loads(context.cursor) if context.cursor else {"checks": 0, "runs": None}
+    cursor = json.loads(context.cursor) if context.cursor else {"checks": 0}
     found: list[Alert] = []
     newest = cursor["checks"]
     for key in context.repository_def.asset_graph.asset_check_keys:
@@ -191,22 +191,6 @@ def alert_sensor(
                     run_id=record.run_id,
                 )
             )
-    runs = context.instance.fetch_run_status_changes(
-        dg.DagsterEventType.RUN_FAILURE, limit=50, cursor=cursor["runs"], ascending=True
-    )
-    for record in runs.records:
-        run = context.instance.get_run_by_id(record.run_id)
-        found.append(
-            Alert(
-                alert_id=f"run-{record.run_id}",
-                created_at=_iso(record.timestamp),
-                kind="run_failed",
-                severity="ERROR",
-                subject=run.job_name if run else "unknown job",
-                message=(record.event_log_entry.message or "run failed")[:500],
-                run_id=record.run_id,
-            )
-        )
     waiting = [Alert(**a) for a in cursor.get("pending", [])]
     queue = waiting + [a for a in found if a.alert_id not in {w.alert_id for w in waiting}]
     if queue and alerts.webhook_url and not alerts.secret:
@@ -232,7 +216,6 @@ def alert_sensor(
         json.dumps(
             {
                 "checks": newest,
-                "runs": runs.cursor or cursor["runs"],
                 "pending": [a.__dict__ for a in left],
                 "unrecorded": unrecorded,
             }
@@ -245,6 +228,42 @@ def alert_sensor(
     return dg.SkipReason(
         f"{sent} alert(s) recorded" + (f", {len(left)} waiting for the next tick" if left else "")
     )
+
+
+@dg.run_failure_sensor(
+    # the command's runs are made in-process and carry no code location of their own: without
+    # this, a sensor matches only the runs launched from this code location (the UI, the daemon)
+    monitor_all_code_locations=True,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="A failed run becomes a row in `alerts` (and a signed POST to "
+    "STATMUSE_ALERT_WEBHOOK when set).",
+)
+def failed_run_sensor(
+    context: dg.RunFailureSensorContext, warehouse: WarehouseResource, alerts: AlertsResource
+) -> None:
+    """One alert per failed run (Dagster calls this once for each, and moves on even when it
+    raises): POSTed, then written to `alerts`. A warehouse that stays busy past its retries
+    fails the tick with the alert named in the error (the POST went out); the row is not
+    written again later."""
+    run = context.dagster_run
+    alert = Alert(
+        alert_id=f"run-{run.run_id}",
+        created_at=_iso(time.time()),
+        kind="run_failed",
+        severity="ERROR",
+        subject=run.job_name,
+        message=(context.failure_event.message or "run failed")[:500],
+        run_id=run.run_id,
+    )
+    status = alerts.send(alert)
+    try:
+        warehouse.upsert(ALERTS, pl.DataFrame([{**alert.__dict__, "webhook": status}]))
+    except WarehouseBusyError as exc:
+        raise WarehouseBusyError(
+            f"alert {alert.alert_id} ({run.job_name} failed) was sent ({status}) but not written "
+            f"to `alerts`: {exc}"
+        ) from exc
+    context.log.info(f"run {run.run_id} ({run.job_name}) failed: alert filed ({status})")
 
 
 def _iso(ts: float) -> str:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from statmuse_pipelines.core.backtest import MIN_INTERVAL_DAYS
+from statmuse_pipelines.core.probabilities import MIN_REAL_LINE_SHARE
 from statmuse_pipelines.core.schemas import COUNT_STATS, PLAYER_GAME_STATS, TEAM_GAME_STATS, Table
 
 
@@ -21,9 +22,13 @@ class CheckOutcome:
     name: str
     passed: bool
     description: str
-    severity: str = "ERROR"  # ERROR blocks downstream assets; WARN asks a person to look
+    severity: str = ""  # from ASSET_CHECKS by name: ERROR blocks, WARN asks a person to look
     metadata: dict[str, float | int | str] = field(default_factory=dict)
     examples: pl.DataFrame | None = None
+
+    def __post_init__(self) -> None:
+        if not self.severity:
+            object.__setattr__(self, "severity", severity_of(self.name))
 
 
 def _outcome(
@@ -32,14 +37,12 @@ def _outcome(
     rows: int,
     ok: str,
     fail: str,
-    severity: str = "ERROR",
     **metadata: float | int | str,
 ) -> CheckOutcome:
     return CheckOutcome(
         name=name,
         passed=bad.height == 0,
         description=ok if bad.height == 0 else fail.format(n=bad.height),
-        severity=severity,
         metadata={"rows_checked": rows, "failing_rows": bad.height, **metadata},
         examples=bad.head(5) if bad.height else None,
     )
@@ -197,7 +200,6 @@ def pace_is_plausible(teams: pl.DataFrame, low: float = 80.0, high: float = 125.
         teams.height,
         f"pace between {low:g} and {high:g} possessions per 48 minutes in every team-game",
         "{n} team-games have a pace outside " + f"{low:g}..{high:g}: check minutes and possessions",
-        severity="WARN",
     )
 
 
@@ -231,28 +233,6 @@ def team_game_checks(teams: pl.DataFrame, players: pl.DataFrame) -> list[CheckOu
         player_totals_match_team_totals(players, teams),
         pace_is_plausible(teams),
     ]
-
-
-PLAYER_CHECK_NAMES = (
-    "has_expected_columns",
-    "no_duplicate_player_games",
-    "counts_are_non_negative",
-    "points_add_up",
-    "rebounds_add_up",
-    "makes_within_attempts",
-    "player_totals_match_team_totals",
-)
-TEAM_CHECK_NAMES = (
-    "has_expected_columns",
-    "no_duplicate_team_games",
-    "every_game_has_two_teams",
-    "counts_are_non_negative",
-    "points_add_up",
-    "rebounds_add_up",
-    "player_totals_match_team_totals",
-    "pace_is_plausible",
-)
-TEAM_CHECK_SEVERITY = {"pace_is_plausible": "WARN"}
 
 
 # --- features and datasets ----------------------------------------------------------------------
@@ -333,7 +313,6 @@ def dataset_checks(ds) -> list[CheckOutcome]:
         CheckOutcome(
             name="every_split_has_rows",
             passed=not empty,
-            severity="WARN",
             description="train, validation and test all have rows"
             if not empty
             else f"empty split(s): {', '.join(empty)}; too few game dates for a 70/15/15 split",
@@ -379,22 +358,7 @@ def later_features_are_current(
         "every stored feature day was computed after the box scores before it",
         "{n} feature day(s) " + f"({span}) were computed before earlier box scores were "
         "written again: materialize player_features for them again",
-        severity="WARN",
     )
-
-
-FEATURE_CHECK_NAMES = (
-    "features_are_pregame",
-    "one_row_per_player_game",
-    "no_missing_feature_values",
-)
-DATASET_CHECK_NAMES = (
-    "splits_do_not_overlap",
-    "every_split_has_rows",
-    "no_duplicate_player_games",
-    "target_present_and_non_negative",
-)
-DATASET_WARN_CHECKS = ("every_split_has_rows",)
 
 
 # --- evaluation ---------------------------------------------------------------------------------
@@ -455,7 +419,6 @@ def real_lines_cover_the_period(stat: str, coverage: dict, min_share: float) -> 
     return CheckOutcome(
         name="real_lines_cover_the_period",
         passed=not low,
-        severity="WARN",
         description=(
             f"{stat}: {coverage['real_rows_on_quoted_dates']:,} of {rows:,} player-games on the "
             f"{coverage['quoted_dates']} dates the source quotes {stat} got a real line "
@@ -465,3 +428,179 @@ def real_lines_cover_the_period(stat: str, coverage: dict, min_share: float) -> 
         ),
         metadata={**counts, "real_share_on_quoted_dates": round(share, 4) if share else 0.0},
     )
+
+
+# --- every asset check of the project, in one place -----------------------------------------
+# Its asset, its name, whether a failure is an ERROR (which blocks: the asset stores nothing and
+# nothing downstream runs) or a WARN (a person should look; the data flows on), and the sentence
+# the UI shows. The assets build their check specs from this list (assets/_common.check_specs)
+# and every result takes its severity from it (CheckOutcome, assets/_common.check_result).
+
+
+@dataclass(frozen=True)
+class AssetCheck:
+    asset: str
+    name: str
+    description: str
+    severity: str = "ERROR"  # ERROR: blocking; WARN: not blocking
+
+    @property
+    def blocking(self) -> bool:
+        return self.severity == "ERROR"
+
+
+_EMPTIED = (
+    "a day with stored rows that the source answers with none keeps its rows (WARN), unless "
+    "replace_empty_days asks for the deletion"
+)
+_NORMALIZED = {
+    "has_expected_columns": "every documented column is present with its type",
+    "no_duplicate_player_games": "one row per (player_id, game_id)",
+    "no_duplicate_team_games": "one row per (team_id, game_id)",
+    "counts_are_non_negative": "no negative count or minutes",
+    "points_add_up": "pts = 2*fgm + fg3m + ftm",
+    "rebounds_add_up": "reb = oreb + dreb",
+    "makes_within_attempts": "makes <= attempts; threes <= field goals",
+    "every_game_has_two_teams": "each game_id has exactly two team rows",
+    "player_totals_match_team_totals": "players' sums equal the team box score (checked before "
+    "either table is written)",
+}
+PLAYER_CHECK_NAMES = (
+    "has_expected_columns",
+    "no_duplicate_player_games",
+    "counts_are_non_negative",
+    "points_add_up",
+    "rebounds_add_up",
+    "makes_within_attempts",
+    "player_totals_match_team_totals",
+)
+TEAM_CHECK_NAMES = (
+    "has_expected_columns",
+    "no_duplicate_team_games",
+    "every_game_has_two_teams",
+    "counts_are_non_negative",
+    "points_add_up",
+    "rebounds_add_up",
+    "player_totals_match_team_totals",
+    "pace_is_plausible",
+)
+FEATURE_CHECK_NAMES = (
+    "features_are_pregame",
+    "one_row_per_player_game",
+    "no_missing_feature_values",
+)
+DATASET_CHECK_NAMES = (
+    "splits_do_not_overlap",
+    "every_split_has_rows",
+    "no_duplicate_player_games",
+    "target_present_and_non_negative",
+)
+# the drift checks, by what they watch (the retrain sensor and the command line name them)
+DRIFT_CHECKS = {
+    "features": "features_have_not_drifted",
+    "predictions": "predictions_have_not_drifted",
+    "calibration": "calibration_has_not_drifted",
+}
+MIN_MATCH_RATE = 0.9  # of the book's spellings on dates with box scores
+
+ASSET_CHECKS: tuple[AssetCheck, ...] = (
+    *(
+        AssetCheck(asset, "empty_answers_keep_stored_days", _EMPTIED, "WARN")
+        for asset in ("raw_player_game_logs", "raw_team_game_logs", "daily_slate")
+    ),
+    *(AssetCheck("player_game_stats", n, _NORMALIZED[n]) for n in PLAYER_CHECK_NAMES),
+    *(AssetCheck("team_game_stats", n, _NORMALIZED[n]) for n in TEAM_CHECK_NAMES[:-1]),
+    AssetCheck("team_game_stats", "pace_is_plausible", "pace between 80 and 125 (WARN)", "WARN"),
+    AssetCheck(
+        "player_features",
+        "features_are_pregame",
+        "no row's history reaches its own game date (leakage)",
+    ),
+    AssetCheck(
+        "player_features",
+        "one_row_per_player_game",
+        "exactly one feature row per player-game of the partition",
+    ),
+    AssetCheck(
+        "player_features",
+        "no_missing_feature_values",
+        "no null or NaN feature (cold starts are 0 with a 0 count)",
+    ),
+    AssetCheck(
+        "player_features",
+        "later_features_are_current",
+        "no stored feature day outside the run was computed before earlier box scores were "
+        "written again (WARN: re-run player_features for the days it lists)",
+        "WARN",
+    ),
+    AssetCheck(
+        "training_datasets",
+        "splits_do_not_overlap",
+        "train, validation and test follow each other in time",
+    ),
+    AssetCheck(
+        "training_datasets",
+        "every_split_has_rows",
+        "train, validation and test each have rows (WARN)",
+        "WARN",
+    ),
+    AssetCheck(
+        "training_datasets",
+        "no_duplicate_player_games",
+        "one row per player-game across the splits",
+    ),
+    AssetCheck(
+        "training_datasets",
+        "target_present_and_non_negative",
+        "the target is present and >= 0 on every row",
+    ),
+    AssetCheck(
+        "player_models",
+        "promotion_gate",
+        # a refusal is the gate doing its job, not an error: the check fails as a WARN that says
+        # "not promoted" and why, the run succeeds, production stays as it was
+        "the candidate set beats the best naive baseline on test and does not regress against "
+        "production: only then is it promoted (WARN: a refused candidate stays a candidate)",
+        "WARN",
+    ),
+    AssetCheck(
+        "market_lines",
+        "lines_match_players",
+        f"at least {MIN_MATCH_RATE:.0%} of the book spellings on regular-season dates match a "
+        "player (WARN)",
+        "WARN",
+    ),
+    AssetCheck(
+        "backtest_reports",
+        "reported_metrics_are_finite",
+        "every reported Brier score, log loss, ECE, MAE and ROI is a finite number (rows with a "
+        "missing or non-finite input are left out and counted)",
+    ),
+    AssetCheck(
+        "backtest_reports",
+        "real_lines_cover_the_period",
+        f"where real lines were given, at least {MIN_REAL_LINE_SHARE:.0%} of the player-games on "
+        "the dates the source quotes the stat got one (the rest are proxies; WARN)",
+        "WARN",
+    ),
+    *(
+        AssetCheck(
+            "feature_drift", name, f"{name.replace('_', ' ')} (WARN; a failure asks for a retrain)",
+            "WARN",
+        )
+        for name in DRIFT_CHECKS.values()
+    ),
+)  # fmt: skip
+
+
+def asset_checks(asset: str) -> list[AssetCheck]:
+    """The checks of `asset`, in the order its page lists them."""
+    return [c for c in ASSET_CHECKS if c.asset == asset]
+
+
+def severity_of(name: str) -> str:
+    """A check's severity: a name means one thing on every asset that has it."""
+    found = {c.severity for c in ASSET_CHECKS if c.name == name}
+    if len(found) != 1:
+        raise KeyError(f"check {name!r}: {found or 'not in ASSET_CHECKS'}")
+    return found.pop()

@@ -26,6 +26,8 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
+from statmuse_pipelines.core.checks import DRIFT_CHECKS  # noqa: F401 (its names, defined with every check)
+
 DRIFT_DAYS = 14
 PSI_LIMIT = 0.25
 KS_LIMIT = 0.1
@@ -33,11 +35,6 @@ SHIFT_LIMIT = 0.5
 ECE_MARGIN = 0.05
 # the drift checks of `feature_drift`, by what they watch: the asset declares them, the retrain
 # and alert sensors read their history, the command line names what drifted
-DRIFT_CHECKS = {
-    "features": "features_have_not_drifted",
-    "predictions": "predictions_have_not_drifted",
-    "calibration": "calibration_has_not_drifted",
-}
 MIN_ROWS = 100
 # features whose distribution moves with the calendar or the depth of history, not with the game
 UNMONITORED = frozenset(

@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import polars as pl
 
@@ -114,22 +114,35 @@ def team_history_start(first_target: date) -> date:
     return date(history_start(first_target).year - 1, 7, 1)
 
 
+def window_days(first: date, last: date) -> tuple[date, date]:
+    """The game dates the features of games on first..last may read, as (players_from,
+    teams_from), both through `last`: player games of the current and previous season of
+    `first`, team games of one season more; every earlier player game only as a count of games
+    (career games). The one definition of the window: `window_inputs` below and the lake reader
+    of the assets (player_features and the served slate) both take it from here."""
+    if last < first - timedelta(days=1):
+        raise ValueError(f"window {first}..{last}: last is before the day before first")
+    return history_start(first), team_history_start(first)
+
+
 def window_inputs(
     games: pl.DataFrame, teams: pl.DataFrame, first: date, last: date
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """From complete tables, exactly what the features of first..last may read.
 
     Returns (history, team_history, targets, prior_games): what the player_features asset reads
-    from the lake for a run over first..last.
+    from the lake for a run over first..last (assets/_common.read_feature_window).
     """
-    start, team_start = history_start(first), team_history_start(first)
+    start, team_start = window_days(first, last)
     history = games.filter(pl.col("game_date").is_between(start, last))
     team_history = teams.filter(pl.col("game_date").is_between(team_start, last))
     targets = games.filter(pl.col("game_date").is_between(first, last))
-    prior = (
-        games.filter(pl.col("game_date") < start).group_by("player_id").agg(pl.len().alias("games"))
-    )
-    return history, team_history, targets, prior
+    return history, team_history, targets, prior_games(games.filter(pl.col("game_date") < start))
+
+
+def prior_games(earlier: pl.DataFrame) -> pl.DataFrame:
+    """Each player's count of games before the window (his career games before it)."""
+    return earlier.group_by("player_id").agg(pl.len().alias("games"))
 
 
 def _venues() -> pl.DataFrame:

@@ -123,14 +123,8 @@ class LakeResource(dg.ConfigurableResource):
             raise
         return staged
 
-    def read_days(
-        self,
-        table: str,
-        days: Sequence[date],
-        schema: dict[str, pl.DataType] | None = None,
-        columns: Sequence[str] | None = None,
-    ) -> pl.DataFrame:
-        """The rows of `table` for `days` (some `columns`); a missing partition is an error."""
+    def require_days(self, table: str, days: Sequence[date]) -> list[Path]:
+        """The files of `table` for `days`; a missing partition is an error that names it."""
         paths = [self.path(table, d) for d in sorted(days)]
         missing = [p for p in paths if not p.exists()]
         if missing:
@@ -140,6 +134,17 @@ class LakeResource(dg.ConfigurableResource):
                 + (f" (and {len(missing) - 1} more days)" if len(missing) > 1 else "")
                 + f": materialize {table} for those dates first"
             )
+        return paths
+
+    def read_days(
+        self,
+        table: str,
+        days: Sequence[date],
+        schema: dict[str, pl.DataType] | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> pl.DataFrame:
+        """The rows of `table` for `days` (some `columns`); a missing partition is an error."""
+        paths = self.require_days(table, days)
         if not paths:
             empty = pl.DataFrame(schema=schema) if schema else pl.DataFrame()
             return empty.select(columns) if columns and schema else empty

@@ -1,5 +1,6 @@
-"""The alert sensor under a bad webhook and a busy warehouse: a tick stays within its budget,
-and an alert is posted once, whatever the warehouse did."""
+"""The alert sensors under a bad webhook and a busy warehouse: a tick stays within its budget,
+and an alert is posted once, whatever the warehouse did; a failed run is filed by
+failed_run_sensor (a run failure sensor), a failed check by alert_sensor."""
 
 import dagster as dg
 import pytest
@@ -17,6 +18,13 @@ def breaks():
 @dg.job
 def breaking_job():
     breaks()
+
+
+@dg.asset(check_specs=[dg.AssetCheckSpec("always_fails", asset="flaky")])
+def flaky():
+    return dg.MaterializeResult(
+        check_results=[dg.AssetCheckResult(check_name="always_fails", passed=False)]
+    )
 
 
 class Recorder(AlertsResource):
@@ -37,10 +45,11 @@ class BusyWarehouse(WarehouseResource):
 
 @pytest.fixture
 def failed_runs(tmp_path):
+    """Three failed checks (three materializations of `flaky`) in an instance."""
     instance = dg.DagsterInstance.ephemeral()
     for _ in range(3):
-        breaking_job.execute_in_process(instance=instance, raise_on_error=False)
-    return instance, dg.Definitions(jobs=[breaking_job])
+        dg.materialize([flaky], instance=instance)
+    return instance, dg.Definitions(assets=[flaky])
 
 
 def test_a_busy_warehouse_never_makes_an_alert_go_out_twice(failed_runs, tmp_path):
@@ -82,3 +91,46 @@ def test_a_slow_webhook_leaves_the_rest_for_the_next_tick(failed_runs, tmp_path,
     assert len(SENT) == 3
     done = resources["warehouse"].query("SELECT webhook FROM alerts")["webhook"].to_list()
     assert done == ["delivered (204)"] * 3
+
+
+def _failure_context(instance, resources):
+    result = breaking_job.execute_in_process(instance=instance, raise_on_error=False)
+    run = instance.get_run_by_id(result.run_id)
+    event = next(e for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE")
+    return run, dg.build_run_status_sensor_context(
+        sensor_name="failed_run_sensor",
+        dagster_event=event,
+        dagster_instance=instance,
+        dagster_run=run,
+        resources=resources,
+    ).for_run_failure()
+
+
+def test_a_failed_run_is_filed_once_by_the_run_failure_sensor(tmp_path):
+    instance = dg.DagsterInstance.ephemeral()
+    SENT.clear()
+    resources = {"warehouse": WarehouseResource(path=str(tmp_path / "w.duckdb")),
+                 "alerts": Recorder()}  # fmt: skip
+    run, context = _failure_context(instance, resources)
+    with context:
+        operations.failed_run_sensor(context)
+    rows = resources["warehouse"].query("SELECT * FROM alerts")
+    assert rows["alert_id"].to_list() == [f"run-{run.run_id}"] == SENT
+    row = rows.row(0, named=True)
+    assert (row["kind"], row["subject"], row["severity"]) == ("run_failed", "breaking_job", "ERROR")
+    assert row["webhook"] == "delivered (204)" and row["run_id"] == run.run_id
+    # the definitions carry it, watching every run of the instance (the command's runs included)
+    from statmuse_pipelines.definitions import defs
+
+    sensor = defs().resolve_sensor_def("failed_run_sensor")
+    assert isinstance(sensor, dg.RunStatusSensorDefinition)
+
+
+def test_a_busy_warehouse_fails_the_failed_run_tick_naming_the_alert(tmp_path):
+    instance = dg.DagsterInstance.ephemeral()
+    SENT.clear()
+    busy = {"warehouse": BusyWarehouse(path=str(tmp_path / "w.duckdb")), "alerts": Recorder()}
+    run, context = _failure_context(instance, busy)
+    with pytest.raises(WarehouseBusyError, match=f"run-{run.run_id}.*was sent"), context:
+        operations.failed_run_sensor(context)
+    assert [f"run-{run.run_id}"] == SENT

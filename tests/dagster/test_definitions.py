@@ -19,6 +19,7 @@ def test_definitions_load_from_the_environment(home):
     assert keys == {
         "raw_player_game_logs",
         "raw_team_game_logs",
+        "daily_slate",
         "player_game_stats",
         "team_game_stats",
         "player_features",
@@ -95,7 +96,8 @@ def test_every_warehouse_table_is_declared_by_the_asset_that_writes_it(home):
         assert node.owners == ["team:statmuse-pipelines"], name
         assert "dagster/code_references" in node.metadata, name
         if "dagster/table_name" not in node.metadata:
-            assert node.tags["stored"] == "files" and name.startswith("raw_"), name
+            # the source's answers, kept as files (their step holds the nba_api pool, not duckdb)
+            assert node.tags["stored"] == "files" and node.group_name == "ingest", name
             continue
         assert node.tags["stored"] == "warehouse", name
         table = TABLES[node.metadata["dagster/table_name"].removeprefix("warehouse.main.")]
@@ -137,3 +139,22 @@ def test_every_job_resolves_without_a_warning(home):
         warnings.simplefilter("error", UserWarning)
         for job in d.jobs:
             d.resolve_job_def(job.name)
+
+
+def test_every_check_is_declared_once_in_the_catalog(home):
+    """Each asset's check specs are core.checks.ASSET_CHECKS' (name, description, blocking for
+    ERROR), and every catalogued check is on its asset: names, severities and descriptions live
+    in one place."""
+    from statmuse_pipelines.core.checks import ASSET_CHECKS, severity_of
+
+    graph = defs().resolve_asset_graph()
+    declared = {
+        (key.asset_key.to_user_string(), key.name): graph.get_check_spec(key)
+        for key in graph.asset_check_keys
+    }
+    catalog = {(c.asset, c.name): c for c in ASSET_CHECKS}
+    assert set(declared) == set(catalog)
+    for where, spec in declared.items():
+        assert spec.description == catalog[where].description, where
+        assert spec.blocking == (catalog[where].severity == "ERROR"), where
+        assert severity_of(where[1]) == catalog[where].severity, where

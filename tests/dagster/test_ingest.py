@@ -110,3 +110,32 @@ def test_an_earlier_week_backfilled_after_a_later_one_says_the_later_features_ar
     # materializing the later week again brings its features up to date
     again = run_range(settings, *week2)
     assert check_evaluations(again)["player_features.later_features_are_current"] is True
+
+
+def test_the_slate_is_stored_per_day_and_an_empty_answer_keeps_it(settings):
+    """daily_slate stores the source's schedule, one file per day; a schedule that comes back
+    empty for a day with a stored slate keeps it (WARN), as box scores do."""
+    import dagster as dg
+
+    from statmuse_pipelines.assets.ingest import daily_slate
+    from statmuse_pipelines.automation.jobs import range_tags
+    from statmuse_pipelines.resources.factory import build_resources
+    from statmuse_pipelines.resources.sources import SyntheticGameLogSource
+
+    class NoGames(SyntheticGameLogSource):
+        def schedule(self, start, end):
+            return super().schedule(start, end).clear()
+
+    resources = build_resources(settings)
+    tags = range_tags(FIRST.isoformat(), LAST.isoformat())
+    result = dg.materialize([daily_slate], resources=resources, tags=tags)
+    lake = LakeResource(root=str(settings.lake_dir))
+    stored = lake.read_days("daily_slate", DAYS)
+    expected = resources["game_logs"].schedule(FIRST, LAST)
+    assert lake.stored_days("daily_slate") == DAYS
+    assert stored.equals(expected.select(stored.columns)) and stored.height > 5
+    assert all(check_evaluations(result).values())
+    empty = {**resources, "game_logs": NoGames(seasons=1, today=TODAY.isoformat())}
+    again = dg.materialize([daily_slate], resources=empty, tags=tags)
+    assert lake.read_days("daily_slate", DAYS).equals(stored)
+    assert check_evaluations(again) == {"daily_slate.empty_answers_keep_stored_days": False}

@@ -17,6 +17,7 @@ from statmuse_pipelines.automation.jobs import range_tags
 from statmuse_pipelines.automation.schedules import daily_ingest_schedule, weekly_retrain_schedule
 from statmuse_pipelines.automation.sensors import (
     alert_sensor,
+    failed_run_sensor,
     game_days_refreshed_sensor,
     new_data_sensor,
     retrain_on_drift_sensor,
@@ -167,6 +168,31 @@ def test_the_hindsight_guard_skips_a_stat_and_keeps_its_earlier_predictions(oper
     assert after.filter(~reb).height == before.filter(~reb).height
 
 
+def test_the_served_slate_is_the_stored_daily_slate(operated):
+    """daily_predictions predicts the games daily_slate stored (its declared upstream), not a
+    schedule it asks the source for itself: a game taken out of the stored slate is not
+    predicted, and features come from box scores before the day only."""
+    from statmuse_pipelines.assets.serving import predict_day
+
+    settings, _, _, league = operated
+    lake = LakeResource(root=str(settings.lake_dir))
+    wh = WarehouseResource(path=str(settings.warehouse_path))
+    day = FIRST + timedelta(days=3)
+    stored = lake.read_days("daily_slate", [day])
+    assert stored.equals(league.schedule(day, day).select(stored.columns)) and stored.height > 1
+    registry = ModelRegistry(warehouse=wh, store=settings_store(settings))
+    path = lake.path("daily_slate", day)
+    original = path.read_bytes()
+    dropped = stored["game_id"][0]
+    stored.filter(pl.col("game_id") != dropped).write_parquet(path)
+    try:
+        rows, _, games, _ = predict_day(day, lake, registry)
+    finally:
+        path.write_bytes(original)
+    assert games == stored.height - 1
+    assert set(rows["game_id"]) == set(stored["game_id"]) - {dropped}
+
+
 def settings_store(settings):
     from statmuse_pipelines.resources.models import ModelStoreResource
 
@@ -253,17 +279,31 @@ def test_failed_checks_and_failed_runs_become_signed_alerts(operated):
     assert changed_defs.resolve_job_def("refresh_game_days_job").execute_in_process(
         instance=instance, tags=range_tags(TODAY.isoformat(), "2025-12-31"), run_config=QUIET
     ).success  # fmt: skip
-    for stat in ("PTS", "AST"):
+    runs = [
         changed_defs.resolve_job_def("check_drift_job").execute_in_process(
             instance=instance, partition_key=stat, run_config=QUIET, raise_on_error=False
         )
+        for stat in ("PTS", "AST")
+    ]
     warehouse = WarehouseResource(path=str(settings.warehouse_path))
+    resources = {"warehouse": warehouse, "alerts": hook}
     try:
         with dg.build_sensor_context(
-            instance=instance, definitions=defs, resources={"warehouse": warehouse, "alerts": hook}
+            instance=instance, definitions=defs, resources=resources
         ) as context:
             tick = alert_sensor(context)
             again = alert_sensor(context)
+        failed_run = runs[1]
+        assert not failed_run.success
+        event = next(e for e in failed_run.all_events if e.event_type_value == "PIPELINE_FAILURE")
+        with dg.build_run_status_sensor_context(
+            sensor_name="failed_run_sensor",
+            dagster_event=event,
+            dagster_instance=instance,
+            dagster_run=instance.get_run_by_id(failed_run.run_id),
+            resources=resources,
+        ).for_run_failure() as context:
+            failed_run_sensor(context)
     finally:
         server.shutdown()
     assert "alert(s) recorded" in tick.skip_message
