@@ -353,3 +353,31 @@ def test_a_stored_type_other_than_text_is_left_as_it_is(tmp_path):
     wh.upsert(MODEL_PERFORMANCE, pl.DataFrame([row], schema=MODEL_PERFORMANCE.schema))
     stored = wh.query("SELECT window_days, typeof(window_days) AS t FROM model_performance")
     assert stored.row(0) == (7.0, "DOUBLE")
+
+
+def test_a_view_that_cannot_bind_costs_the_view_not_the_write(tmp_path, caplog):
+    """A stored column a view cannot read (predictions.market_p_over kept as text): an unrelated
+    write still lands, the other views are made, and a warning names the view left out."""
+    from statmuse_pipelines.core.schemas import MODEL_PERFORMANCE, PREDICTIONS
+    from statmuse_pipelines.resources.warehouse import column_type
+
+    path = tmp_path / "w.duckdb"
+    con = duckdb.connect(str(path))
+    cols = ", ".join(
+        f'"{c.name}" {"VARCHAR" if c.name == "market_p_over" else column_type(c)}'
+        for c in PREDICTIONS.columns
+    )
+    con.execute(f"CREATE TABLE predictions ({cols})")
+    con.close()
+    wh = WarehouseResource(path=str(path))
+    with caplog.at_level("WARNING", logger="statmuse_pipelines.resources.warehouse"):
+        for window in (1, 7):  # the next write too
+            row = {c.name: None for c in MODEL_PERFORMANCE.columns} | {
+                "stat": "PTS", "as_of": date(2026, 12, 2), "window_days": window
+            }  # fmt: skip
+            wh.upsert(MODEL_PERFORMANCE, pl.DataFrame([row], schema=MODEL_PERFORMANCE.schema))
+    stored = wh.query("SELECT window_days FROM model_performance ORDER BY 1")
+    assert stored["window_days"].to_list() == [1, 7]
+    assert wh.table_exists("production_models") and wh.table_exists("drift_flags")
+    assert not wh.table_exists("todays_bets")
+    assert "todays_bets" in caplog.text
