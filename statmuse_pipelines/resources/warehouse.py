@@ -331,21 +331,48 @@ def _own_transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         raise
 
 
+def _outdated_tables(con: duckdb.DuckDBPyConnection, views: Sequence[View]) -> list[Table]:
+    """The declared tables stored with a column missing or still text where a type is declared
+    (older warehouses), and those `views` read that do not exist yet: one look at the catalog."""
+    stored: dict[str, dict[str, str]] = {}
+    for table, column, kind in con.execute(
+        "SELECT table_name, column_name, data_type FROM information_schema.columns"
+    ).fetchall():
+        stored.setdefault(table, {})[column] = kind
+    needed = {t for view in views for t in view.tables}
+    return [
+        table
+        for table in TABLES.values()
+        if (table.name not in stored and table.name in needed)
+        or (
+            table.name in stored
+            and any(
+                c.name not in stored[table.name]
+                or (stored[table.name][c.name], column_type(c)) in _MIGRATIONS
+                for c in table.columns
+            )
+        )
+    ]
+
+
 def _ensure_views(con: duckdb.DuckDBPyConnection) -> list[str]:
     """After a write's commit: create or replace the views that are missing or defined otherwise
-    than in core/schemas, after bringing the tables they read up to date (once per warehouse and
-    per change of a definition; otherwise one look at the catalog). Each step has a transaction
-    of its own, and one that fails (a stored column of a type a view cannot read) is rolled back
-    and logged as a warning: the rows are committed already, and a view is not worth refusing
-    them. Returns those warnings."""
+    than in core/schemas, after bringing every declared table up to date (an older warehouse's
+    text timestamps and JSON: it had no views, so its first write converts it whole). Once per
+    warehouse and per change of a definition; otherwise one look at the catalog. Each step has
+    a transaction of its own, and one that fails (a stored column of a type a view cannot read)
+    is rolled back and logged as a warning: the rows are committed already, and a view is not
+    worth refusing them. Returns those warnings."""
     stale = _stale_views(con)
+    if not stale:
+        return []
     notes = []
-    for table in sorted({t for view in stale for t in view.tables}):
+    for table in _outdated_tables(con, stale):
         try:
             with _own_transaction(con):
-                WarehouseResource._ensure_table(con, TABLES[table])
+                WarehouseResource._ensure_table(con, table)
         except duckdb.Error as exc:
-            notes.append(f"table {table} not brought up to date: {exc}")
+            notes.append(f"table {table.name} not brought up to date: {exc}")
     for view in stale:
         try:
             with _own_transaction(con):

@@ -18,7 +18,11 @@ from statmuse_pipelines.resources.lake import (
     LakeResource,
     MissingPartitionError,
 )
-from statmuse_pipelines.resources.warehouse import WarehouseBusyError, WarehouseResource
+from statmuse_pipelines.resources.warehouse import (
+    WarehouseBusyError,
+    WarehouseResource,
+    column_type,
+)
 
 DAYS = [date(2024, 10, 21) + timedelta(days=i) for i in range(4)]  # opening night is the 22nd
 
@@ -359,7 +363,6 @@ def test_a_view_that_cannot_bind_costs_the_view_not_the_write(tmp_path, caplog):
     """A stored column a view cannot read (predictions.market_p_over kept as text): an unrelated
     write still lands, the other views are made, and a warning names the view left out."""
     from statmuse_pipelines.core.schemas import MODEL_PERFORMANCE, PREDICTIONS
-    from statmuse_pipelines.resources.warehouse import column_type
 
     path = tmp_path / "w.duckdb"
     con = duckdb.connect(str(path))
@@ -381,3 +384,35 @@ def test_a_view_that_cannot_bind_costs_the_view_not_the_write(tmp_path, caplog):
     assert wh.table_exists("production_models") and wh.table_exists("drift_flags")
     assert not wh.table_exists("todays_bets")
     assert "todays_bets" in caplog.text
+
+
+def test_an_older_warehouse_is_converted_whole_by_its_next_write(tmp_path):
+    """Every declared table of a text warehouse is typed by its next write, not only the table
+    written and those the views read (alerts and datasets are neither here)."""
+    from statmuse_pipelines.core.schemas import ALERTS, DATASETS, MODEL_PERFORMANCE
+
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    for table in (ALERTS, DATASETS):
+        cols = ", ".join(
+            f'"{c.name}" {"VARCHAR" if c.sql else column_type(c)}' for c in table.columns
+        )
+        con.execute(f'CREATE TABLE "{table.name}" ({cols})')
+    con.execute("INSERT INTO alerts (alert_id, created_at) VALUES ('x', '2026-01-01T00:00:00Z')")
+    con.execute("INSERT INTO datasets (target, manifest) VALUES ('PTS', '{\"rows\": 3}')")
+    con.close()
+    row = {c.name: None for c in MODEL_PERFORMANCE.columns} | {
+        "stat": "PTS", "as_of": date(2026, 12, 2), "window_days": 7
+    }  # fmt: skip
+    wh = WarehouseResource(path=str(path))
+    wh.upsert(MODEL_PERFORMANCE, pl.DataFrame([row], schema=MODEL_PERFORMANCE.schema))
+    types = wh.query(
+        "SELECT table_name || '.' || column_name AS c, data_type FROM information_schema.columns "
+        "WHERE table_name IN ('alerts', 'datasets') AND column_name IN ('created_at', 'manifest')"
+    )
+    assert dict(types.iter_rows()) == {
+        "alerts.created_at": "TIMESTAMP WITH TIME ZONE",
+        "datasets.created_at": "TIMESTAMP WITH TIME ZONE",
+        "datasets.manifest": "JSON",
+    }
+    assert wh.query("SELECT manifest->>'$.rows' AS n FROM datasets")["n"][0] == "3"
