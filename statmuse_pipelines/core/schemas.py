@@ -767,6 +767,7 @@ SELECT prediction_date, player_name, team, opponent, stat,
        recommendation AS side, line, line_kind, book,
        CASE recommendation WHEN 'OVER' THEN over_odds ELSE under_odds END AS odds,
        confidence AS p_side,
+       confidence / (p_over + p_under) AS p_side_no_push,
        CASE recommendation WHEN 'OVER' THEN market_p_over ELSE 1 - market_p_over END
            AS market_p_side,
        CASE recommendation WHEN 'OVER' THEN ev_over ELSE ev_under END AS ev,
@@ -786,8 +787,17 @@ ORDER BY ev DESC, player_name, stat""",
         ("line_kind", "real (bets are recommended on real lines only)"),
         ("book", "the book whose price is used"),
         ("odds", "American odds of the recommended side"),
-        ("p_side", "our final probability of the side"),
-        ("market_p_side", "the de-vigged market's probability of the side"),
+        (
+            "p_side",
+            "our final probability of the side; a push (whole-number lines) is neither side: "
+            "what the EV and the stake use",
+        ),
+        (
+            "p_side_no_push",
+            "our probability of the side given no push, p_side / (p_over + p_under): what "
+            "market_p_side compares with (the rule bets where it beats it by the margin)",
+        ),
+        ("market_p_side", "the de-vigged market's probability of the side (given no push)"),
         ("ev", "expected profit per unit staked on the side"),
         ("kelly_stake", "quarter-Kelly share of bankroll, cap 2% a bet, 10% a day"),
         ("prediction", "predicted mean of the stat"),

@@ -266,42 +266,19 @@ def test_a_warehouse_with_text_timestamps_and_json_is_converted_by_its_next_writ
     assert row["metrics"] == '"mae 4.5, rows 10"'  # kept verbatim, as a JSON string
 
 
-def _predictions(day: date, recommendations: list[str]) -> pl.DataFrame:
-    from statmuse_pipelines.core.schemas import PREDICTIONS
-
-    n = len(recommendations)
-    base = {c.name: [None] * n for c in PREDICTIONS.columns}
-    return PREDICTIONS.conform(
-        pl.DataFrame(base, schema=PREDICTIONS.schema).with_columns(
-            prediction_date=pl.lit(day), player_id=pl.Series(range(n)),
-            player_name=pl.Series([f"P{i}" for i in range(n)]), stat=pl.lit("PTS"),
-            recommendation=pl.Series(recommendations), over_odds=pl.lit(-110.0),
-            under_odds=pl.lit(120.0), market_p_over=pl.lit(0.55),
-            ev_over=pl.Series([0.05 * (i + 1) for i in range(n)]),
-            ev_under=pl.Series([0.5 - 0.05 * i for i in range(n)]),
-            confidence=pl.lit(0.6), created_at=pl.lit("2026-12-03T10:00:00+00:00"),
-        )
-    )  # fmt: skip
+def _rows(table, rows: list[dict]) -> pl.DataFrame:
+    """Hand-made rows of `table`, the columns not given null."""
+    return table.conform_stored(pl.DataFrame(rows, infer_schema_length=None))
 
 
 def test_the_views_answer_an_analysts_first_questions(tmp_path):
-    from statmuse_pipelines.core.schemas import FEATURE_DRIFT, PREDICTIONS, TABLES, VIEWS
+    from statmuse_pipelines.core.schemas import FEATURE_DRIFT, TABLES, VIEWS
 
     wh = WarehouseResource(path=str(tmp_path / "w.duckdb"))
     wh.ensure_tables(list(TABLES.values()))
     for view in VIEWS.values():  # the documented columns are the view's, in order
         described = wh.query(f'DESCRIBE "{view.name}"')["column_name"].to_list()
         assert described == [name for name, _ in view.columns], view.name
-    yesterday, today = date(2026, 12, 2), date(2026, 12, 3)
-    wh.upsert(PREDICTIONS, _predictions(yesterday, ["OVER", "OVER"]))
-    wh.upsert(PREDICTIONS, _predictions(today, ["OVER", "PASS", "UNDER"]))
-    bets = wh.query("SELECT * FROM todays_bets")
-    # the newest slate only, PASS left out, the side's price, P and EV, best EV first
-    assert bets["prediction_date"].unique().to_list() == [today]
-    assert bets["side"].to_list() == ["UNDER", "OVER"]
-    assert bets["ev"].to_list() == pytest.approx([0.4, 0.05])
-    assert bets["odds"].to_list() == [120.0, -110.0]
-    assert bets["market_p_side"].to_list() == pytest.approx([0.45, 0.55])
 
     def check(at: str, drifted: dict[str, bool]) -> pl.DataFrame:
         return pl.DataFrame(
@@ -321,6 +298,53 @@ def test_the_views_answer_an_analysts_first_questions(tmp_path):
     )
     flags = wh.query("SELECT * FROM drift_flags")
     assert flags["name"].to_list() == ["d", "b"]  # the newest check's flags, largest PSI first
+
+
+def test_todays_bets_are_the_newest_slates_bets_with_ps_comparable_with_the_markets(tmp_path):
+    """An older slate's bet and a PASS are left out; on the whole-number line (P(push) 0.1) our
+    P of the side given no push is what compares with the de-vigged market's."""
+    from polars.testing import assert_frame_equal
+
+    from statmuse_pipelines.core.schemas import PREDICTIONS
+
+    def row(day, pid, rec, line, p_over, p_push, market, ev_over, ev_under, stake):
+        p_under = 1 - p_over - p_push
+        side = {"OVER": p_over, "UNDER": p_under}.get(rec, max(p_over, p_under))
+        return {
+            "prediction_date": day, "player_id": pid, "player_name": f"P{pid}", "stat": "PTS",
+            "recommendation": rec, "line": line, "line_kind": "real", "book": "b",
+            "over_odds": -110.0, "under_odds": 105.0, "market_p_over": market,
+            "p_over": p_over, "p_under": p_under, "p_push": p_push, "confidence": side,
+            "ev_over": ev_over, "ev_under": ev_under, "kelly_stake": stake,
+            "model_version": "pts-2", "created_at": "2026-12-03T10:00:00+00:00",
+        }  # fmt: skip
+
+    yesterday, today = date(2026, 12, 2), date(2026, 12, 3)
+    wh = WarehouseResource(path=str(tmp_path / "w.duckdb"))
+    older = row(yesterday, 9, "OVER", 20.5, 0.70, 0.0, 0.50, 0.34, -0.40, 0.02)  # best EV
+    wh.upsert(PREDICTIONS, _rows(PREDICTIONS, [older]))
+    wh.upsert(
+        PREDICTIONS,
+        _rows(
+            PREDICTIONS,
+            [
+                row(today, 1, "OVER", 24.5, 0.60, 0.0, 0.52, 0.145, -0.18, 0.02),
+                row(today, 2, "UNDER", 8.0, 0.30, 0.10, 0.44, -0.43, 0.23, 0.015),
+                row(today, 3, "PASS", 5.5, 0.50, 0.0, 0.49, -0.05, -0.03, 0.0),
+            ],
+        ),
+    )
+    bets = wh.query(
+        "SELECT prediction_date, player_id, side, line, odds, p_side, p_side_no_push, "
+        "market_p_side, ev, kelly_stake FROM todays_bets"
+    )
+    expected = pl.DataFrame(
+        {"prediction_date": [today, today], "player_id": [2, 1], "side": ["UNDER", "OVER"],
+         "line": [8.0, 24.5], "odds": [105.0, -110.0], "p_side": [0.60, 0.60],
+         "p_side_no_push": [0.60 / 0.90, 0.60], "market_p_side": [0.56, 0.52],
+         "ev": [0.23, 0.145], "kelly_stake": [0.015, 0.02]}
+    )  # fmt: skip
+    assert_frame_equal(bets, expected, check_exact=False, abs_tol=1e-12)
 
 
 def test_a_view_defined_otherwise_is_replaced_and_a_current_one_left_alone(tmp_path):
