@@ -271,8 +271,8 @@ def _rows(table, rows: list[dict]) -> pl.DataFrame:
     return table.conform_stored(pl.DataFrame(rows, infer_schema_length=None))
 
 
-def test_the_views_answer_an_analysts_first_questions(tmp_path):
-    from statmuse_pipelines.core.schemas import FEATURE_DRIFT, TABLES, VIEWS
+def test_each_views_columns_are_the_documented_ones(tmp_path):
+    from statmuse_pipelines.core.schemas import TABLES, VIEWS
 
     wh = WarehouseResource(path=str(tmp_path / "w.duckdb"))
     wh.ensure_tables(list(TABLES.values()))
@@ -280,24 +280,38 @@ def test_the_views_answer_an_analysts_first_questions(tmp_path):
         described = wh.query(f'DESCRIBE "{view.name}"')["column_name"].to_list()
         assert described == [name for name, _ in view.columns], view.name
 
-    def check(at: str, drifted: dict[str, bool]) -> pl.DataFrame:
-        return pl.DataFrame(
-            {"stat": "PTS", "model_version": "pts-1", "checked_at": at, "kind": "feature",
-             "name": list(drifted), "psi": [0.3 + i for i in range(len(drifted))],
-             "drifted": list(drifted.values())}
-        )  # fmt: skip
 
-    wh.upsert(
-        FEATURE_DRIFT, FEATURE_DRIFT.conform_stored(check("2026-12-01T09:00:00", {"a": True}))
-    )
-    wh.upsert(
-        FEATURE_DRIFT,
-        FEATURE_DRIFT.conform_stored(
-            check("2026-12-02T09:00:00", {"b": True, "c": False, "d": True})
-        ),
-    )
-    flags = wh.query("SELECT * FROM drift_flags")
-    assert flags["name"].to_list() == ["d", "b"]  # the newest check's flags, largest PSI first
+def test_drift_flags_are_the_newest_checks_flags_with_what_the_flag_uses(tmp_path):
+    """Features past the PSI, KS-statistic and shift limits, and calibration past the ECE
+    margin (no PSI or KS: last), of each stat's newest check only."""
+    from polars.testing import assert_frame_equal
+
+    from statmuse_pipelines.core.schemas import FEATURE_DRIFT
+
+    def measured(at, name, psi, ks, shift, drifted, kind="feature"):
+        return {
+            "stat": "PTS", "model_version": "pts-1", "checked_at": at, "kind": kind,
+            "name": name, "psi": psi, "ks_stat": ks, "ks_pvalue": ks and ks / 100,
+            "shift": shift, "drifted": drifted,
+        }  # fmt: skip
+
+    old, new = "2026-12-01T09:00:00+00:00", "2026-12-02T09:00:00+00:00"
+    wh = WarehouseResource(path=str(tmp_path / "w.duckdb"))
+    wh.upsert(FEATURE_DRIFT, _rows(FEATURE_DRIFT, [measured(old, "a", 0.9, 0.3, 1.0, True)]))
+    newest = [
+        measured(new, "b", 0.4, 0.15, 0.6, True),
+        measured(new, "c", 0.6, 0.05, 0.7, False),
+        measured(new, "d", 0.5, 0.2, 0.8, True),
+        measured(new, "ece", None, None, None, True, kind="calibration"),
+    ]
+    wh.upsert(FEATURE_DRIFT, _rows(FEATURE_DRIFT, newest))
+    flags = wh.query("SELECT name, kind, psi, ks_stat, ks_pvalue, shift FROM drift_flags")
+    expected = pl.DataFrame(
+        {"name": ["d", "b", "ece"], "kind": ["feature", "feature", "calibration"],
+         "psi": [0.5, 0.4, None], "ks_stat": [0.2, 0.15, None],
+         "ks_pvalue": [0.002, 0.0015, None], "shift": [0.8, 0.6, None]}
+    )  # fmt: skip
+    assert_frame_equal(flags, expected, check_exact=False, abs_tol=1e-12)
 
 
 def test_todays_bets_are_the_newest_slates_bets_with_ps_comparable_with_the_markets(tmp_path):
