@@ -361,6 +361,100 @@ def test_todays_bets_are_the_newest_slates_bets_with_ps_comparable_with_the_mark
     assert_frame_equal(bets, expected, check_exact=False, abs_tol=1e-12)
 
 
+def test_production_models_are_one_row_per_stat_from_the_registry(tmp_path):
+    """The production version only (an archived one and its metrics left out), trained when
+    first fit, promoted when last made production, the champion set's test MAE against the best
+    baseline on the test split (validation and per-player rows left out), and the players with
+    a model of their own (one served by the pooled model is not)."""
+    from datetime import UTC, datetime
+
+    from polars.testing import assert_frame_equal
+
+    from statmuse_pipelines.core.schemas import (
+        MODEL_METRICS,
+        MODEL_REGISTRY,
+        MODEL_STAGE_HISTORY,
+    )
+
+    def model(version, scope, kind, fit, stage, at):
+        return {
+            "model_id": f"{version}/{scope}", "stat": version.split("-")[0].upper(),
+            "scope": scope, "kind": kind, "version": version, "dataset_version": f"ds-{version}",
+            "fit": fit, "stage": stage, "created_at": f"2026-{at}:00Z",
+        }  # fmt: skip
+
+    def change(version, to_stage, at):
+        return {"stat": version.split("-")[0].upper(), "version": version, "to_stage": to_stage,
+                "changed_at": f"2026-{at}:00Z", "reason": "test"}  # fmt: skip
+
+    def mae(version, scope, kind, split, value):
+        return {"version": version, "scope": scope, "kind": kind, "split": split, "mae": value}
+
+    def utc(month, day, hour=0):
+        return datetime(2026, month, day, hour, tzinfo=UTC)
+
+    wh = WarehouseResource(path=str(tmp_path / "w.duckdb"))
+    wh.upsert(
+        MODEL_REGISTRY,
+        _rows(
+            MODEL_REGISTRY,
+            [
+                model("pts-2", "pooled", "xgb_pooled", "evaluation", "production", "11-01T08:00"),
+                model("pts-2", "pooled", "xgb_pooled", "production", "production", "11-01T09:00"),
+                model("pts-2", "101", "rf", "evaluation", "production", "11-01T08:30"),
+                model("pts-2", "102", "pooled", "evaluation", "production", "11-01T08:30"),
+                model("pts-2", "103", "xgb", "evaluation", "production", "11-01T08:30"),
+                model("pts-2", "103", "xgb", "production", "production", "11-01T09:00"),
+                model("pts-1", "pooled", "xgb_pooled", "evaluation", "archived", "10-01T08:00"),
+                model("reb-1", "pooled", "xgb_pooled", "evaluation", "production", "10-15T08:00"),
+            ],
+        ),
+    )  # fmt: skip
+    wh.upsert(
+        MODEL_STAGE_HISTORY,
+        _rows(
+            MODEL_STAGE_HISTORY,
+            [
+                change("pts-1", "production", "10-02T00:00"),
+                change("pts-2", "candidate", "11-01T09:05"),
+                change("pts-2", "production", "11-01T10:00"),
+                change("pts-2", "archived", "11-10T00:00"),
+                change("pts-2", "production", "11-12T07:00"),  # rolled forward again
+                change("reb-1", "production", "10-16T00:00"),
+            ],
+        ),
+    )
+    wh.upsert(
+        MODEL_METRICS,
+        _rows(
+            MODEL_METRICS,
+            [
+                mae("pts-2", "all", "champion", "test", 4.0),
+                mae("pts-2", "all", "baseline_last10", "test", 5.0),
+                mae("pts-2", "all", "baseline_ewm", "test", 4.8),
+                mae("pts-2", "all", "baseline_ewm", "val", 1.0),
+                mae("pts-2", "all", "champion", "val", 3.5),
+                mae("pts-2", "101", "champion", "test", 2.0),
+                mae("pts-1", "all", "champion", "test", 9.9),
+                mae("reb-1", "all", "champion", "test", 2.0),
+                mae("reb-1", "all", "baseline_season", "test", 2.5),
+            ],
+        ),
+    )
+    models = wh.query("SELECT * FROM production_models")
+    expected = pl.DataFrame(
+        {"stat": ["PTS", "REB"], "version": ["pts-2", "reb-1"],
+         "dataset_version": ["ds-pts-2", "ds-reb-1"],
+         "trained_at": [utc(11, 1, 8), utc(10, 15, 8)],
+         "promoted_at": [utc(11, 12, 7), utc(10, 16)],
+         "test_mae": [4.0, 2.0], "best_baseline_mae": [4.8, 2.5],
+         "vs_best_baseline": [4.0 / 4.8 - 1, 2.0 / 2.5 - 1], "own_models": [2, 0]},
+        schema_overrides={"trained_at": pl.Datetime("us", "UTC"),
+                          "promoted_at": pl.Datetime("us", "UTC")},
+    )  # fmt: skip
+    assert_frame_equal(models, expected, check_exact=False, abs_tol=1e-12)
+
+
 def test_a_view_defined_otherwise_is_replaced_and_a_current_one_left_alone(tmp_path):
     from statmuse_pipelines.core.schemas import TABLES
 
