@@ -722,7 +722,12 @@ FEATURE_DRIFT = Table(
         Column(
             "recent_mean", pl.Float64(), "mean in the recent window (recent ECE for calibration)"
         ),
-        Column("drifted", pl.Boolean(), "past all three limits (PSI, KS and shift)"),
+        Column(
+            "drifted",
+            pl.Boolean(),
+            "features and predictions: past all three limits (PSI 0.25, KS statistic 0.1, "
+            "shift 0.5); calibration: recent ECE above the test ECE by more than 0.05",
+        ),
     ),
 )
 
@@ -767,6 +772,7 @@ SELECT prediction_date, player_name, team, opponent, stat,
        recommendation AS side, line, line_kind, book,
        CASE recommendation WHEN 'OVER' THEN over_odds ELSE under_odds END AS odds,
        confidence AS p_side,
+       confidence / (p_over + p_under) AS p_side_no_push,
        CASE recommendation WHEN 'OVER' THEN market_p_over ELSE 1 - market_p_over END
            AS market_p_side,
        CASE recommendation WHEN 'OVER' THEN ev_over ELSE ev_under END AS ev,
@@ -786,8 +792,17 @@ ORDER BY ev DESC, player_name, stat""",
         ("line_kind", "real (bets are recommended on real lines only)"),
         ("book", "the book whose price is used"),
         ("odds", "American odds of the recommended side"),
-        ("p_side", "our final probability of the side"),
-        ("market_p_side", "the de-vigged market's probability of the side"),
+        (
+            "p_side",
+            "our final probability of the side; a push (whole-number lines) is neither side: "
+            "what the EV and the stake use",
+        ),
+        (
+            "p_side_no_push",
+            "our probability of the side given no push, p_side / (p_over + p_under): what "
+            "market_p_side compares with (the rule bets where it beats it by the margin)",
+        ),
+        ("market_p_side", "the de-vigged market's probability of the side (given no push)"),
         ("ev", "expected profit per unit staked on the side"),
         ("kelly_stake", "quarter-Kelly share of bankroll, cap 2% a bet, 10% a day"),
         ("prediction", "predicted mean of the stat"),
@@ -840,15 +855,16 @@ ORDER BY v.stat""",
 
 DRIFT_FLAGS = View(
     name="drift_flags",
-    doc="What each stat's newest drift check flagged: the features, predictions or calibration "
-    "past all three limits (PSI, KS and shift), largest PSI first.",
+    doc="What each stat's newest drift check flagged: the features and predictions past all three "
+    "limits (PSI >= 0.25, KS statistic >= 0.1, shift >= 0.5 sd), largest PSI first, then "
+    "calibration whose recent ECE is above the test ECE by more than 0.05 (no PSI, KS or shift).",
     select="""
 SELECT d.stat, d.model_version, d.checked_at, d.window_start, d.window_end, d.kind, d.name,
-       d.psi, d.ks_pvalue, d.shift, d.reference_mean, d.recent_mean
+       d.psi, d.ks_stat, d.ks_pvalue, d.shift, d.reference_mean, d.recent_mean
 FROM feature_drift d
 WHERE d.drifted
   AND d.checked_at = (SELECT max(n.checked_at) FROM feature_drift n WHERE n.stat = d.stat)
-ORDER BY d.stat, d.psi DESC, d.name""",
+ORDER BY d.stat, d.psi DESC NULLS LAST, d.name""",
     columns=(
         ("stat", "stat target"),
         ("model_version", "production version checked"),
@@ -858,10 +874,11 @@ ORDER BY d.stat, d.psi DESC, d.name""",
         ("kind", "feature, prediction or calibration"),
         ("name", "feature name, 'prediction' or 'ece'"),
         ("psi", "population stability index (>= 0.25: shifted)"),
-        ("ks_pvalue", "Kolmogorov-Smirnov p-value"),
+        ("ks_stat", "Kolmogorov-Smirnov statistic (>= 0.1), the KS measure the flag uses"),
+        ("ks_pvalue", "its p-value (asymptotic; shown, not used by the flag)"),
         ("shift", "Wasserstein distance in reference standard deviations (>= 0.5)"),
-        ("reference_mean", "mean in the reference window (the model's test split)"),
-        ("recent_mean", "mean in the recent window"),
+        ("reference_mean", "mean in the reference window, the model's test split (test ECE)"),
+        ("recent_mean", "mean in the recent window (calibration: recent ECE)"),
     ),
     tables=("feature_drift",),
 )

@@ -9,6 +9,7 @@ pool `duckdb` (limit 1), so two runs never wait on each other's file lock.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import shutil
 import time
@@ -23,6 +24,8 @@ import polars as pl
 from pydantic import Field, PrivateAttr
 
 from statmuse_pipelines.core.schemas import TABLES, VIEWS, Column, Table, View
+
+log = logging.getLogger(__name__)
 
 _DUCKDB_TYPES = {
     pl.String(): "VARCHAR",
@@ -168,12 +171,12 @@ class WarehouseResource(dg.ConfigurableResource):
                 yield con
                 con.execute("DROP VIEW incoming")
                 con.unregister("incoming_frame")
-                _ensure_views(con)
                 con.execute("COMMIT")
-                con.execute("CHECKPOINT")  # the file alone holds the rows: it can be copied
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
+            _ensure_views(con)  # after the commit: a view that cannot be made never costs rows
+            con.execute("CHECKPOINT")  # the file alone holds the rows: it can be copied
         finally:
             con.close()
         self._written()
@@ -228,12 +231,12 @@ class WarehouseResource(dg.ConfigurableResource):
                     self._ensure_table(con, table)
                 for sql, params in statements:
                     con.execute(sql, params)
-                _ensure_views(con)
                 con.execute("COMMIT")
-                con.execute("CHECKPOINT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
+            _ensure_views(con)
+            con.execute("CHECKPOINT")
         finally:
             con.close()
         self._written()
@@ -317,13 +320,66 @@ def _stale_views(con: duckdb.DuckDBPyConnection) -> list[View]:
     return [v for v in VIEWS.values() if stored.get(v.name) != expected[v.name]]
 
 
-def _ensure_views(con: duckdb.DuckDBPyConnection) -> None:
-    """Within a write: create or replace the views that are missing or defined otherwise than
-    in core/schemas, after bringing the tables they read up to date (once per warehouse and
-    per change of a definition; otherwise one look at the catalog)."""
+@contextmanager
+def _own_transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def _outdated_tables(con: duckdb.DuckDBPyConnection, views: Sequence[View]) -> list[Table]:
+    """The declared tables stored with a column missing or still text where a type is declared
+    (older warehouses), and those `views` read that do not exist yet: one look at the catalog."""
+    stored: dict[str, dict[str, str]] = {}
+    for table, column, kind in con.execute(
+        "SELECT table_name, column_name, data_type FROM information_schema.columns"
+    ).fetchall():
+        stored.setdefault(table, {})[column] = kind
+    needed = {t for view in views for t in view.tables}
+    return [
+        table
+        for table in TABLES.values()
+        if (table.name not in stored and table.name in needed)
+        or (
+            table.name in stored
+            and any(
+                c.name not in stored[table.name]
+                or (stored[table.name][c.name], column_type(c)) in _MIGRATIONS
+                for c in table.columns
+            )
+        )
+    ]
+
+
+def _ensure_views(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """After a write's commit: create or replace the views that are missing or defined otherwise
+    than in core/schemas, after bringing every declared table up to date (an older warehouse's
+    text timestamps and JSON: it had no views, so its first write converts it whole). Once per
+    warehouse and per change of a definition; otherwise one look at the catalog. Each step has
+    a transaction of its own, and one that fails (a stored column of a type a view cannot read)
+    is rolled back and logged as a warning: the rows are committed already, and a view is not
+    worth refusing them. Returns those warnings."""
     stale = _stale_views(con)
-    for table in {t for view in stale for t in view.tables}:
-        WarehouseResource._ensure_table(con, TABLES[table])
+    if not stale:
+        return []
+    notes = []
+    for table in _outdated_tables(con, stale):
+        try:
+            with _own_transaction(con):
+                WarehouseResource._ensure_table(con, table)
+        except duckdb.Error as exc:
+            notes.append(f"table {table.name} not brought up to date: {exc}")
     for view in stale:
-        con.execute(f'CREATE OR REPLACE VIEW "{view.name}" AS {view.select}')
-        con.execute(f'COMMENT ON VIEW "{view.name}" IS {_sql_string(view.doc)}')
+        try:
+            with _own_transaction(con):
+                con.execute(f'CREATE OR REPLACE VIEW "{view.name}" AS {view.select}')
+                con.execute(f'COMMENT ON VIEW "{view.name}" IS {_sql_string(view.doc)}')
+        except duckdb.Error as exc:
+            notes.append(f"view {view.name} left as it was (or missing): {exc}")
+    for note in notes:
+        log.warning("warehouse: %s", note)
+    return notes

@@ -127,14 +127,19 @@ def test_a_week_predicted_before_the_games_and_graded_after(operated):
     drift = wh.query("SELECT stat, max(window_end) AS end FROM feature_drift GROUP BY stat")
     assert set(drift["stat"]) == set(STATS)
     assert set(drift["end"]) == {TODAY - timedelta(days=1)}
-    # the analysts' views: one production version per stat, today's bets from today's slate
+    # the analysts' views on a real registry (their rows and values are checked on hand-made
+    # rows in tests/unit/test_lake_warehouse.py): one production version per stat; no bets, as
+    # every line here is a proxy (lines="proxy") and proxies are never bet
     production = wh.query("SELECT * FROM production_models")
     assert production["stat"].to_list() == sorted(STATS)
     assert (
         production["test_mae"].is_not_null().all() and production["promoted_at"].is_not_null().all()
     )
-    bets = wh.query("SELECT DISTINCT prediction_date FROM todays_bets")
-    assert bets["prediction_date"].to_list() in ([], [TODAY])
+    kinds = wh.query(
+        "SELECT DISTINCT line_kind FROM predictions WHERE prediction_date = ?", [TODAY]
+    )
+    assert kinds["line_kind"].to_list() == ["proxy"]
+    assert wh.query("SELECT count(*) AS n FROM todays_bets")["n"][0] == 0
 
 
 def test_the_hindsight_guard_skips_a_stat_and_keeps_its_earlier_predictions(operated):

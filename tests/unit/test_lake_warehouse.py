@@ -18,7 +18,11 @@ from statmuse_pipelines.resources.lake import (
     LakeResource,
     MissingPartitionError,
 )
-from statmuse_pipelines.resources.warehouse import WarehouseBusyError, WarehouseResource
+from statmuse_pipelines.resources.warehouse import (
+    WarehouseBusyError,
+    WarehouseResource,
+    column_type,
+)
 
 DAYS = [date(2024, 10, 21) + timedelta(days=i) for i in range(4)]  # opening night is the 22nd
 
@@ -262,61 +266,193 @@ def test_a_warehouse_with_text_timestamps_and_json_is_converted_by_its_next_writ
     assert row["metrics"] == '"mae 4.5, rows 10"'  # kept verbatim, as a JSON string
 
 
-def _predictions(day: date, recommendations: list[str]) -> pl.DataFrame:
-    from statmuse_pipelines.core.schemas import PREDICTIONS
-
-    n = len(recommendations)
-    base = {c.name: [None] * n for c in PREDICTIONS.columns}
-    return PREDICTIONS.conform(
-        pl.DataFrame(base, schema=PREDICTIONS.schema).with_columns(
-            prediction_date=pl.lit(day), player_id=pl.Series(range(n)),
-            player_name=pl.Series([f"P{i}" for i in range(n)]), stat=pl.lit("PTS"),
-            recommendation=pl.Series(recommendations), over_odds=pl.lit(-110.0),
-            under_odds=pl.lit(120.0), market_p_over=pl.lit(0.55),
-            ev_over=pl.Series([0.05 * (i + 1) for i in range(n)]),
-            ev_under=pl.Series([0.5 - 0.05 * i for i in range(n)]),
-            confidence=pl.lit(0.6), created_at=pl.lit("2026-12-03T10:00:00+00:00"),
-        )
-    )  # fmt: skip
+def _rows(table, rows: list[dict]) -> pl.DataFrame:
+    """Hand-made rows of `table`, the columns not given null."""
+    return table.conform_stored(pl.DataFrame(rows, infer_schema_length=None))
 
 
-def test_the_views_answer_an_analysts_first_questions(tmp_path):
-    from statmuse_pipelines.core.schemas import FEATURE_DRIFT, PREDICTIONS, TABLES, VIEWS
+def test_each_views_columns_are_the_documented_ones(tmp_path):
+    from statmuse_pipelines.core.schemas import TABLES, VIEWS
 
     wh = WarehouseResource(path=str(tmp_path / "w.duckdb"))
     wh.ensure_tables(list(TABLES.values()))
     for view in VIEWS.values():  # the documented columns are the view's, in order
         described = wh.query(f'DESCRIBE "{view.name}"')["column_name"].to_list()
         assert described == [name for name, _ in view.columns], view.name
+
+
+def test_drift_flags_are_the_newest_checks_flags_with_what_the_flag_uses(tmp_path):
+    """Features past the PSI, KS-statistic and shift limits, and calibration past the ECE
+    margin (no PSI or KS: last), of each stat's newest check only."""
+    from polars.testing import assert_frame_equal
+
+    from statmuse_pipelines.core.schemas import FEATURE_DRIFT
+
+    def measured(at, name, psi, ks, shift, drifted, kind="feature"):
+        return {
+            "stat": "PTS", "model_version": "pts-1", "checked_at": at, "kind": kind,
+            "name": name, "psi": psi, "ks_stat": ks, "ks_pvalue": ks and ks / 100,
+            "shift": shift, "drifted": drifted,
+        }  # fmt: skip
+
+    old, new = "2026-12-01T09:00:00+00:00", "2026-12-02T09:00:00+00:00"
+    wh = WarehouseResource(path=str(tmp_path / "w.duckdb"))
+    wh.upsert(FEATURE_DRIFT, _rows(FEATURE_DRIFT, [measured(old, "a", 0.9, 0.3, 1.0, True)]))
+    newest = [
+        measured(new, "b", 0.4, 0.15, 0.6, True),
+        measured(new, "c", 0.6, 0.05, 0.7, False),
+        measured(new, "d", 0.5, 0.2, 0.8, True),
+        measured(new, "ece", None, None, None, True, kind="calibration"),
+    ]
+    wh.upsert(FEATURE_DRIFT, _rows(FEATURE_DRIFT, newest))
+    flags = wh.query("SELECT name, kind, psi, ks_stat, ks_pvalue, shift FROM drift_flags")
+    expected = pl.DataFrame(
+        {"name": ["d", "b", "ece"], "kind": ["feature", "feature", "calibration"],
+         "psi": [0.5, 0.4, None], "ks_stat": [0.2, 0.15, None],
+         "ks_pvalue": [0.002, 0.0015, None], "shift": [0.8, 0.6, None]}
+    )  # fmt: skip
+    assert_frame_equal(flags, expected, check_exact=False, abs_tol=1e-12)
+
+
+def test_todays_bets_are_the_newest_slates_bets_with_ps_comparable_with_the_markets(tmp_path):
+    """An older slate's bet and a PASS are left out; on the whole-number line (P(push) 0.1) our
+    P of the side given no push is what compares with the de-vigged market's."""
+    from polars.testing import assert_frame_equal
+
+    from statmuse_pipelines.core.schemas import PREDICTIONS
+
+    def row(day, pid, rec, line, p_over, p_push, market, ev_over, ev_under, stake):
+        p_under = 1 - p_over - p_push
+        side = {"OVER": p_over, "UNDER": p_under}.get(rec, max(p_over, p_under))
+        return {
+            "prediction_date": day, "player_id": pid, "player_name": f"P{pid}", "stat": "PTS",
+            "recommendation": rec, "line": line, "line_kind": "real", "book": "b",
+            "over_odds": -110.0, "under_odds": 105.0, "market_p_over": market,
+            "p_over": p_over, "p_under": p_under, "p_push": p_push, "confidence": side,
+            "ev_over": ev_over, "ev_under": ev_under, "kelly_stake": stake,
+            "model_version": "pts-2", "created_at": "2026-12-03T10:00:00+00:00",
+        }  # fmt: skip
+
     yesterday, today = date(2026, 12, 2), date(2026, 12, 3)
-    wh.upsert(PREDICTIONS, _predictions(yesterday, ["OVER", "OVER"]))
-    wh.upsert(PREDICTIONS, _predictions(today, ["OVER", "PASS", "UNDER"]))
-    bets = wh.query("SELECT * FROM todays_bets")
-    # the newest slate only, PASS left out, the side's price, P and EV, best EV first
-    assert bets["prediction_date"].unique().to_list() == [today]
-    assert bets["side"].to_list() == ["UNDER", "OVER"]
-    assert bets["ev"].to_list() == pytest.approx([0.4, 0.05])
-    assert bets["odds"].to_list() == [120.0, -110.0]
-    assert bets["market_p_side"].to_list() == pytest.approx([0.45, 0.55])
-
-    def check(at: str, drifted: dict[str, bool]) -> pl.DataFrame:
-        return pl.DataFrame(
-            {"stat": "PTS", "model_version": "pts-1", "checked_at": at, "kind": "feature",
-             "name": list(drifted), "psi": [0.3 + i for i in range(len(drifted))],
-             "drifted": list(drifted.values())}
-        )  # fmt: skip
-
+    wh = WarehouseResource(path=str(tmp_path / "w.duckdb"))
+    older = row(yesterday, 9, "OVER", 20.5, 0.70, 0.0, 0.50, 0.34, -0.40, 0.02)  # best EV
+    wh.upsert(PREDICTIONS, _rows(PREDICTIONS, [older]))
     wh.upsert(
-        FEATURE_DRIFT, FEATURE_DRIFT.conform_stored(check("2026-12-01T09:00:00", {"a": True}))
-    )
-    wh.upsert(
-        FEATURE_DRIFT,
-        FEATURE_DRIFT.conform_stored(
-            check("2026-12-02T09:00:00", {"b": True, "c": False, "d": True})
+        PREDICTIONS,
+        _rows(
+            PREDICTIONS,
+            [
+                row(today, 1, "OVER", 24.5, 0.60, 0.0, 0.52, 0.145, -0.18, 0.02),
+                row(today, 2, "UNDER", 8.0, 0.30, 0.10, 0.44, -0.43, 0.23, 0.015),
+                row(today, 3, "PASS", 5.5, 0.50, 0.0, 0.49, -0.05, -0.03, 0.0),
+            ],
         ),
     )
-    flags = wh.query("SELECT * FROM drift_flags")
-    assert flags["name"].to_list() == ["d", "b"]  # the newest check's flags, largest PSI first
+    bets = wh.query(
+        "SELECT prediction_date, player_id, side, line, odds, p_side, p_side_no_push, "
+        "market_p_side, ev, kelly_stake FROM todays_bets"
+    )
+    expected = pl.DataFrame(
+        {"prediction_date": [today, today], "player_id": [2, 1], "side": ["UNDER", "OVER"],
+         "line": [8.0, 24.5], "odds": [105.0, -110.0], "p_side": [0.60, 0.60],
+         "p_side_no_push": [0.60 / 0.90, 0.60], "market_p_side": [0.56, 0.52],
+         "ev": [0.23, 0.145], "kelly_stake": [0.015, 0.02]}
+    )  # fmt: skip
+    assert_frame_equal(bets, expected, check_exact=False, abs_tol=1e-12)
+
+
+def test_production_models_are_one_row_per_stat_from_the_registry(tmp_path):
+    """The production version only (an archived one and its metrics left out), trained when
+    first fit, promoted when last made production, the champion set's test MAE against the best
+    baseline on the test split (validation and per-player rows left out), and the players with
+    a model of their own (one served by the pooled model is not)."""
+    from datetime import UTC, datetime
+
+    from polars.testing import assert_frame_equal
+
+    from statmuse_pipelines.core.schemas import (
+        MODEL_METRICS,
+        MODEL_REGISTRY,
+        MODEL_STAGE_HISTORY,
+    )
+
+    def model(version, scope, kind, fit, stage, at):
+        return {
+            "model_id": f"{version}/{scope}", "stat": version.split("-")[0].upper(),
+            "scope": scope, "kind": kind, "version": version, "dataset_version": f"ds-{version}",
+            "fit": fit, "stage": stage, "created_at": f"2026-{at}:00Z",
+        }  # fmt: skip
+
+    def change(version, to_stage, at):
+        return {"stat": version.split("-")[0].upper(), "version": version, "to_stage": to_stage,
+                "changed_at": f"2026-{at}:00Z", "reason": "test"}  # fmt: skip
+
+    def mae(version, scope, kind, split, value):
+        return {"version": version, "scope": scope, "kind": kind, "split": split, "mae": value}
+
+    def utc(month, day, hour=0):
+        return datetime(2026, month, day, hour, tzinfo=UTC)
+
+    wh = WarehouseResource(path=str(tmp_path / "w.duckdb"))
+    wh.upsert(
+        MODEL_REGISTRY,
+        _rows(
+            MODEL_REGISTRY,
+            [
+                model("pts-2", "pooled", "xgb_pooled", "evaluation", "production", "11-01T08:00"),
+                model("pts-2", "pooled", "xgb_pooled", "production", "production", "11-01T09:00"),
+                model("pts-2", "101", "rf", "evaluation", "production", "11-01T08:30"),
+                model("pts-2", "102", "pooled", "evaluation", "production", "11-01T08:30"),
+                model("pts-2", "103", "xgb", "evaluation", "production", "11-01T08:30"),
+                model("pts-2", "103", "xgb", "production", "production", "11-01T09:00"),
+                model("pts-1", "pooled", "xgb_pooled", "evaluation", "archived", "10-01T08:00"),
+                model("reb-1", "pooled", "xgb_pooled", "evaluation", "production", "10-15T08:00"),
+            ],
+        ),
+    )  # fmt: skip
+    wh.upsert(
+        MODEL_STAGE_HISTORY,
+        _rows(
+            MODEL_STAGE_HISTORY,
+            [
+                change("pts-1", "production", "10-02T00:00"),
+                change("pts-2", "candidate", "11-01T09:05"),
+                change("pts-2", "production", "11-01T10:00"),
+                change("pts-2", "archived", "11-10T00:00"),
+                change("pts-2", "production", "11-12T07:00"),  # rolled forward again
+                change("reb-1", "production", "10-16T00:00"),
+            ],
+        ),
+    )
+    wh.upsert(
+        MODEL_METRICS,
+        _rows(
+            MODEL_METRICS,
+            [
+                mae("pts-2", "all", "champion", "test", 4.0),
+                mae("pts-2", "all", "baseline_last10", "test", 5.0),
+                mae("pts-2", "all", "baseline_ewm", "test", 4.8),
+                mae("pts-2", "all", "baseline_ewm", "val", 1.0),
+                mae("pts-2", "all", "champion", "val", 3.5),
+                mae("pts-2", "101", "champion", "test", 2.0),
+                mae("pts-1", "all", "champion", "test", 9.9),
+                mae("reb-1", "all", "champion", "test", 2.0),
+                mae("reb-1", "all", "baseline_season", "test", 2.5),
+            ],
+        ),
+    )
+    models = wh.query("SELECT * FROM production_models")
+    expected = pl.DataFrame(
+        {"stat": ["PTS", "REB"], "version": ["pts-2", "reb-1"],
+         "dataset_version": ["ds-pts-2", "ds-reb-1"],
+         "trained_at": [utc(11, 1, 8), utc(10, 15, 8)],
+         "promoted_at": [utc(11, 12, 7), utc(10, 16)],
+         "test_mae": [4.0, 2.0], "best_baseline_mae": [4.8, 2.5],
+         "vs_best_baseline": [4.0 / 4.8 - 1, 2.0 / 2.5 - 1], "own_models": [2, 0]},
+        schema_overrides={"trained_at": pl.Datetime("us", "UTC"),
+                          "promoted_at": pl.Datetime("us", "UTC")},
+    )  # fmt: skip
+    assert_frame_equal(models, expected, check_exact=False, abs_tol=1e-12)
 
 
 def test_a_view_defined_otherwise_is_replaced_and_a_current_one_left_alone(tmp_path):
@@ -353,3 +489,62 @@ def test_a_stored_type_other_than_text_is_left_as_it_is(tmp_path):
     wh.upsert(MODEL_PERFORMANCE, pl.DataFrame([row], schema=MODEL_PERFORMANCE.schema))
     stored = wh.query("SELECT window_days, typeof(window_days) AS t FROM model_performance")
     assert stored.row(0) == (7.0, "DOUBLE")
+
+
+def test_a_view_that_cannot_bind_costs_the_view_not_the_write(tmp_path, caplog):
+    """A stored column a view cannot read (predictions.market_p_over kept as text): an unrelated
+    write still lands, the other views are made, and a warning names the view left out."""
+    from statmuse_pipelines.core.schemas import MODEL_PERFORMANCE, PREDICTIONS
+
+    path = tmp_path / "w.duckdb"
+    con = duckdb.connect(str(path))
+    cols = ", ".join(
+        f'"{c.name}" {"VARCHAR" if c.name == "market_p_over" else column_type(c)}'
+        for c in PREDICTIONS.columns
+    )
+    con.execute(f"CREATE TABLE predictions ({cols})")
+    con.close()
+    wh = WarehouseResource(path=str(path))
+    with caplog.at_level("WARNING", logger="statmuse_pipelines.resources.warehouse"):
+        for window in (1, 7):  # the next write too
+            row = {c.name: None for c in MODEL_PERFORMANCE.columns} | {
+                "stat": "PTS", "as_of": date(2026, 12, 2), "window_days": window
+            }  # fmt: skip
+            wh.upsert(MODEL_PERFORMANCE, pl.DataFrame([row], schema=MODEL_PERFORMANCE.schema))
+    stored = wh.query("SELECT window_days FROM model_performance ORDER BY 1")
+    assert stored["window_days"].to_list() == [1, 7]
+    assert wh.table_exists("production_models") and wh.table_exists("drift_flags")
+    assert not wh.table_exists("todays_bets")
+    assert "todays_bets" in caplog.text
+
+
+def test_an_older_warehouse_is_converted_whole_by_its_next_write(tmp_path):
+    """Every declared table of a text warehouse is typed by its next write, not only the table
+    written and those the views read (alerts and datasets are neither here)."""
+    from statmuse_pipelines.core.schemas import ALERTS, DATASETS, MODEL_PERFORMANCE
+
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    for table in (ALERTS, DATASETS):
+        cols = ", ".join(
+            f'"{c.name}" {"VARCHAR" if c.sql else column_type(c)}' for c in table.columns
+        )
+        con.execute(f'CREATE TABLE "{table.name}" ({cols})')
+    con.execute("INSERT INTO alerts (alert_id, created_at) VALUES ('x', '2026-01-01T00:00:00Z')")
+    con.execute("INSERT INTO datasets (target, manifest) VALUES ('PTS', '{\"rows\": 3}')")
+    con.close()
+    row = {c.name: None for c in MODEL_PERFORMANCE.columns} | {
+        "stat": "PTS", "as_of": date(2026, 12, 2), "window_days": 7
+    }  # fmt: skip
+    wh = WarehouseResource(path=str(path))
+    wh.upsert(MODEL_PERFORMANCE, pl.DataFrame([row], schema=MODEL_PERFORMANCE.schema))
+    types = wh.query(
+        "SELECT table_name || '.' || column_name AS c, data_type FROM information_schema.columns "
+        "WHERE table_name IN ('alerts', 'datasets') AND column_name IN ('created_at', 'manifest')"
+    )
+    assert dict(types.iter_rows()) == {
+        "alerts.created_at": "TIMESTAMP WITH TIME ZONE",
+        "datasets.created_at": "TIMESTAMP WITH TIME ZONE",
+        "datasets.manifest": "JSON",
+    }
+    assert wh.query("SELECT manifest->>'$.rows' AS n FROM datasets")["n"][0] == "3"
