@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
+from statmuse_pipelines.instance import LOCATION_NAME, ensure_dagster_home
 from statmuse_pipelines.reporting import (
     num,
     print_predictions,
@@ -21,10 +22,7 @@ from statmuse_pipelines.reporting import (
 )
 from statmuse_pipelines.runs import (
     DEMO_TRAINING,
-    INSTANCE_YAML,
-    LOCATION_NAME,
     RunReport,
-    ensure_dagster_home,
     run_datasets,
     run_day,
     run_evaluation,
@@ -40,7 +38,7 @@ from statmuse_pipelines.settings import (
     league_today,
 )
 
-__all__ = ["INSTANCE_YAML", "main", "season_chunks"]
+__all__ = ["main", "season_chunks"]
 
 
 def _settings(args: argparse.Namespace, **overrides: str) -> Settings:
@@ -307,7 +305,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 def ui_workspace(dagster_home: Path) -> Path:
     """A workspace file for an installed project: the code location is named as in the
-    checkout's workspace.yaml, which the command's runs are tagged with (runs.LOCATION_NAME)."""
+    checkout's workspace.yaml, which the command's runs are tagged with (instance.LOCATION_NAME)."""
     path = dagster_home / "workspace.yaml"
     path.write_text(
         "load_from:\n  - python_module:\n      module_name: statmuse_pipelines.definitions\n"

@@ -30,7 +30,7 @@ def test_every_workspace_names_the_location_the_command_tags_its_runs_with(tmp_p
     import yaml
 
     from statmuse_pipelines.cli import ui_workspace
-    from statmuse_pipelines.runs import LOCATION_NAME, REPOSITORY_LABEL_TAG, cli_tags
+    from statmuse_pipelines.instance import LOCATION_NAME, REPOSITORY_LABEL_TAG, cli_tags
     from tests.conftest import REPO
 
     def location(path):
