@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -66,10 +67,7 @@ def rows_materialized(result, asset: str) -> int:
 def collect_checks(result, report: RunReport) -> None:
     import dagster as dg
 
-    for event in result.all_events:
-        if event.event_type_value != "ASSET_CHECK_EVALUATION":
-            continue
-        ev = event.event_specific_data
+    for ev in result.get_asset_check_evaluations():
         key = f"{ev.asset_key.to_user_string()}.{ev.check_name}"
         counts = report.checks.setdefault(key, {"passed": 0, "failed": 0, "warn": 0})
         counts["passed" if ev.passed else "failed"] += 1
@@ -81,9 +79,8 @@ def failure_message(result) -> str:
     """The failed step and the project's own message: the outermost error that is not one of
     Dagster's wrappers (a Failure's description names the file, row and what to do; the
     library error under it does not), else the innermost cause."""
-    for event in result.all_events:
-        if event.event_type_value == "STEP_FAILURE":
-            return f"step {event.step_key} failed: {_user_message(event.event_specific_data.error)}"
+    for event in result.get_step_failure_events():
+        return f"step {event.step_key} failed: {_user_message(event.step_failure_data.error)}"
     return "the run failed (see `statmuse ui` for the logs)"
 
 
@@ -98,11 +95,8 @@ OWN_ERRORS = (
 
 def written_before_failure(result) -> list[str]:
     """The assets a failed run materialized before it failed, with how many partitions."""
-    counts: dict[str, int] = {}
-    for event in result.all_events:
-        if event.event_type_value == "ASSET_MATERIALIZATION":
-            key = event.event_specific_data.materialization.asset_key.to_user_string()
-            counts[key] = counts.get(key, 0) + 1
+    events = result.get_asset_materialization_events()
+    counts = Counter(event.asset_key.to_user_string() for event in events)
     return [f"{k} ({n} partition{'s' if n > 1 else ''})" for k, n in counts.items()]
 
 
