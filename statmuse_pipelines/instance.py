@@ -1,6 +1,6 @@
 """The Dagster instance the `statmuse` command runs against: its dagster.yaml under
-DAGSTER_HOME, the tags that name the command's process and code location on every run, and the
-failing of runs whose process died.
+DAGSTER_HOME, the tags that name the command's process and code location on every run, the
+failing of runs whose process died, and the workspace `statmuse ui` opens.
 """
 
 from __future__ import annotations
@@ -116,3 +116,14 @@ def ensure_dagster_home(settings: Settings) -> Path:
     export_environment({"DAGSTER_HOME": str(home)})
     apply_dagster_environment()
     return home
+
+
+def ui_workspace(dagster_home: Path) -> Path:
+    """A workspace file for an installed project: the code location is named as in the
+    checkout's workspace.yaml, which the command's runs are tagged with (LOCATION_NAME)."""
+    path = dagster_home / "workspace.yaml"
+    path.write_text(
+        "load_from:\n  - python_module:\n      module_name: statmuse_pipelines.definitions\n"
+        f"      location_name: {LOCATION_NAME}\n"
+    )
+    return path

@@ -6,9 +6,10 @@ from datetime import date
 import dagster as dg
 import pytest
 
-from statmuse_pipelines.cli import main, season_chunks
+from statmuse_pipelines.cli import main
 from statmuse_pipelines.core.schemas import TABLES
 from statmuse_pipelines.resources.warehouse import WarehouseResource
+from statmuse_pipelines.runs import season_chunks
 from tests.dagster.exports import edit_csv, write_exports
 
 LATEST = "SELECT target, version FROM datasets WHERE is_latest ORDER BY target"
@@ -29,8 +30,12 @@ def test_every_workspace_names_the_location_the_command_tags_its_runs_with(tmp_p
 
     import yaml
 
-    from statmuse_pipelines.cli import ui_workspace
-    from statmuse_pipelines.instance import LOCATION_NAME, REPOSITORY_LABEL_TAG, cli_tags
+    from statmuse_pipelines.instance import (
+        LOCATION_NAME,
+        REPOSITORY_LABEL_TAG,
+        cli_tags,
+        ui_workspace,
+    )
     from tests.conftest import REPO
 
     def location(path):
