@@ -93,11 +93,11 @@ def written_before_failure(result) -> list[str]:
 
 
 def _user_message(err) -> str:
-    chain = []
+    causes = []
     while err is not None:
-        chain.append(err)
+        causes.append(err)
         err = err.cause
-    ours = next((e for e in chain if not (e.cls_name or "").startswith("Dagster")), chain[-1])
+    ours = next((e for e in causes if not (e.cls_name or "").startswith("Dagster")), causes[-1])
     message = ours.message.strip()
     # "module.Class: text" -> "text" for the project's own errors; library errors keep the name
     head, _, text = message.partition(": ")
