@@ -173,8 +173,9 @@ class Step:
 
 
 def run_steps(
-    defs, instance, steps: Iterable[Step], echo: Echo, report: RunReport | None = None, total=0
-) -> RunReport:
+    defs, instance, steps: Iterable[Step], echo: Echo, report: RunReport | None = None,
+    total: int = 0,
+) -> RunReport:  # fmt: skip
     """Run `steps` in order (numbered [i/total] when `total` is given), each recorded in `report`
     and told on one line, up to the first failure. Steps are taken one at a time, so a generator
     can build a step from what the runs before it stored."""
