@@ -52,9 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     from statmuse_pipelines.core.features import build_features
     from statmuse_pipelines.core.normalize import normalize_player_logs, normalize_team_logs
     from statmuse_pipelines.definitions import build_definitions
+    from statmuse_pipelines.instance import ensure_dagster_home
     from statmuse_pipelines.resources.lake import LakeResource
     from statmuse_pipelines.resources.sources import FilesGameLogSource
-    from statmuse_pipelines.runs import QUIET, RunReport, _run, ensure_dagster_home
+    from statmuse_pipelines.runs import QUIET, RunReport, Step, run_steps
     from statmuse_pipelines.settings import Settings
 
     day = args.date
@@ -96,27 +97,29 @@ def main(argv: list[str] | None = None) -> int:
             # the walk-forward behind the day's distribution and calibrator: monthly refits, or
             # two (and a short warm-up) on the reduced history
             walk = {"refit_months": 6, "warmup_dates": 20} if args.reduced else {}
-            walk_config = {**QUIET, "ops": {"walk_forward_predictions": {"config": walk}}}
-            for stat in stats:
-                _run(defs.resolve_job_def("evaluate_models_job"), instance, report, stat, quiet,
-                     partition_key=stat, run_config=walk_config)  # fmt: skip
+            walk_config = {"ops": {"walk_forward_predictions": {"config": walk}}}
+            evaluations = [Step(stat, "evaluate_models_job", stat, config=walk_config)
+                           for stat in stats]  # fmt: skip
+            if run_steps(defs, instance, evaluations, quiet, report).failed:
+                print(f"FAILED in the set-up: {report.failed}", file=sys.stderr)
+                return 1
             setup = time.perf_counter() - t0
             print(
                 f"daily benchmark: {games.height:,} player-games of history {start}..{end}, "
                 f"{len(stats)} stats ({', '.join(stats)}); set-up {setup:.1f}s"
             )
             steps = [
-                ("predict", "predict_slate_job", {"partition_key": day.isoformat()}),
-                ("ingest", "refresh_game_days_job", {"tags": range_tags(str(day), str(day))}),
-                ("grade", "grade_predictions_job", {"tags": range_tags(str(day), str(day))}),
+                Step("predict", "predict_slate_job", day.isoformat()),
+                Step("ingest", "refresh_game_days_job", tags=range_tags(str(day), str(day))),
+                Step("grade", "grade_predictions_job", tags=range_tags(str(day), str(day))),
             ]
             timings = {}
-            for name, job, kwargs in steps:
+            for step in steps:
                 t = time.perf_counter()
-                result = _run(defs.resolve_job_def(job), instance, report, name, quiet, **kwargs)
-                timings[name] = time.perf_counter() - t
-                if not result.success:
-                    print(f"FAILED at {name}: {report.failed}", file=sys.stderr)
+                run_steps(defs, instance, [step], quiet, report)
+                timings[step.label] = time.perf_counter() - t
+                if report.failed:
+                    print(f"FAILED at {step.label}: {report.failed}", file=sys.stderr)
                     return 1
         predictions = pl.read_parquet(lake.path("predictions", day))
         graded = pl.read_parquet(lake.path("prediction_outcomes", day))

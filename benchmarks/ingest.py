@@ -89,8 +89,9 @@ def dagster_path(
 
     from statmuse_pipelines.automation.jobs import range_tags
     from statmuse_pipelines.definitions import build_definitions
+    from statmuse_pipelines.instance import ensure_dagster_home
     from statmuse_pipelines.resources.warehouse import WarehouseResource
-    from statmuse_pipelines.runs import ensure_dagster_home, season_chunks
+    from statmuse_pipelines.runs import season_chunks
     from statmuse_pipelines.settings import Settings
 
     settings = Settings(home=home, source="files", files_dir=data)

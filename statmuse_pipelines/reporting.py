@@ -1,5 +1,6 @@
 """What the `statmuse` command prints from the warehouse: the end-of-run summary, the day's
-slate, the models, the quotes kept and rejected, and the report of ours against the market.
+slate, the models and their versions, the quotes kept and rejected, and the report of ours
+against the market.
 
 Each function reads the warehouse (its SQL is here, in one place) and prints through `echo`, so
 the command prints to the terminal and a test or another caller can collect the lines.
@@ -190,6 +191,21 @@ def print_predictions(settings: Settings, day: date, top: int = 10, echo=print) 
 
 def num(value) -> str:
     return "-" if value is None else f"{value:.4f}"
+
+
+def print_versions(versions, echo=print) -> None:
+    """The registry's model versions (`ModelRegistry.versions`): stage, test MAE, fits, dataset."""
+    if versions.height == 0:
+        echo("no model versions yet: run `statmuse train` (or `statmuse demo`)")
+        return
+    echo(f"{'stat':<8} {'version':<16} {'stage':<10} {'test MAE':>9} {'best naive':>10} "
+         f"{'own':>4}  {'fits':<21} {'dataset':<13} created")  # fmt: skip
+    for r in versions.iter_rows(named=True):
+        echo(
+            f"{r['stat']:<8} {r['version']:<16} {r['stage']:<10} {num(r['test_mae']):>9} "
+            f"{num(r['best_baseline_mae']):>10} {r['own_models']:>4}  {r['fits']:<21} "
+            f"{r['dataset_version']:<13} {r['created_at']}"
+        )
 
 
 REPORT_SQL = """

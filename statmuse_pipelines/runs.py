@@ -1,140 +1,32 @@
 """Running the project's jobs in-process against the Dagster instance at $DAGSTER_HOME.
 
-This is what `statmuse demo`, `backfill`, `datasets` and `train` do: one single-run backfill per
-season of game dates, one run for the twelve datasets, one run per stat for the models. The runs
-are recorded in the instance, so the UI shows them afterwards.
+Each command (`statmuse demo`, `backfill`, `predict`, `datasets`, `train`, `evaluate`) is a list
+of steps, a run each, which `run_steps` runs in order and reports on a line each, up to the first
+failure. The runs are recorded in the instance, so the UI shows them afterwards.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from pathlib import Path
+from functools import partial
+from itertools import chain
 from typing import Any
 
-from statmuse_pipelines.settings import (
-    Settings,
-    SettingsError,
-    apply_dagster_environment,
-    export_environment,
-)
+from statmuse_pipelines.instance import Echo, cli_tags, ensure_dagster_home, open_instance
+from statmuse_pipelines.settings import Settings, SettingsError
 
-INSTANCE_HEADER = "# Written by `statmuse` for local runs"
-INSTANCE_YAML = """\
-# Written by `statmuse` for local runs: SQLite storage under this folder.
-# For a PostgreSQL-backed deployment see deploy/dagster.yaml.
-# The event log writes a range run's per-partition events in one transaction
-# (statmuse_pipelines/event_log.py); runs and schedules use Dagster's SQLite defaults.
-event_log_storage:
-  module: statmuse_pipelines.event_log
-  class: BatchedSqliteEventLogStorage
-telemetry:
-  enabled: false
-concurrency:
-  pools:
-    # both pools of this project (nba_api, duckdb) allow one step at a time
-    default_limit: 1
-"""
 # the command prints its own progress and failures; Dagster's console log stays quiet
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 # small settings for the demo: a minute or two for the twelve stats
 DEMO_TRAINING = {"max_players": 20, "pooled_trials": 0, "player_trials": 0, "stacking_folds": 2}
-
-Echo = Callable[[str], None]
-
-
-# every run the command makes in its own process says which process: a run left STARTED by a
-# process that is gone (killed, or its machine rebooted) is failed by the next command, and the
-# pool slots it held are freed, so one crashed run never blocks the next
-PID_TAG, HOST_TAG = "statmuse/pid", "statmuse/host"
-# The code location every workspace of this project names (workspace.yaml, [tool.dagster] in
-# pyproject.toml, the one `statmuse ui` writes). The UI lists a job's runs, and draws them on
-# the Overview timeline, by the hidden tag a run launched from the UI carries,
-# "<repository>@<location>" (the repository of a Definitions object is "__repository__"). The
-# command's in-process runs carry the same tag, so they are listed beside the UI's own runs.
-LOCATION_NAME = "statmuse_pipelines"
-REPOSITORY_LABEL_TAG = ".dagster/repository"
-REPOSITORY_LABEL = f"__repository__@{LOCATION_NAME}"
-
-
-def cli_tags(tags: dict[str, str]) -> dict[str, str]:
-    return {
-        **tags,
-        PID_TAG: str(os.getpid()),
-        HOST_TAG: socket.gethostname(),
-        REPOSITORY_LABEL_TAG: REPOSITORY_LABEL,
-    }
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process: alive
-        return True
-    return True
-
-
-def fail_dead_runs(instance, echo: Echo = print) -> list[str]:
-    """Fail the runs this machine's `statmuse` processes left STARTED when they died, and free
-    the pool slots they held (Dagster's run monitoring does this for runs the daemon launched;
-    in-process runs have no monitor). Returns the run ids."""
-    import dagster as dg
-
-    alive = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
-    host, freed = socket.gethostname(), []
-    for run in instance.get_runs(filters=dg.RunsFilter(statuses=alive)):
-        pid = run.tags.get(PID_TAG)
-        if not pid or run.tags.get(HOST_TAG) != host or int(pid) == os.getpid() or _alive(int(pid)):
-            continue
-        instance.report_run_failed(
-            run, message=f"the process that ran it (pid {pid}) is gone: failed by statmuse"
-        )
-        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
-        freed.append(run.run_id)
-        echo(f"note: run {run.run_id} ({run.job_name}) died with its process (pid {pid}): "
-             "marked failed and its pool slots freed")  # fmt: skip
-    return freed
-
-
-@contextmanager
-def open_instance(settings: Settings) -> Iterator:
-    """The instance at DAGSTER_HOME, after failing the runs of dead `statmuse` processes; every
-    warehouse table exists (empty until its asset runs) before the first run."""
-    import dagster as dg
-
-    from statmuse_pipelines.core.schemas import TABLES
-    from statmuse_pipelines.resources.factory import warehouse_of
-
-    settings.home.mkdir(parents=True, exist_ok=True)
-    warehouse_of(settings).ensure_tables(list(TABLES.values()))
-    with dg.DagsterInstance.get() as instance:
-        fail_dead_runs(instance, lambda line: print(line, file=sys.stderr))
-        yield instance
-
-
-def ensure_dagster_home(settings: Settings) -> Path:
-    """Point DAGSTER_HOME at a folder with a dagster.yaml (created on first use; one that
-    `statmuse` wrote earlier is brought up to date, one written by anybody else is left alone)."""
-    home = settings.dagster_home.resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    written = config.read_text() if config.exists() else None
-    if written is None or (written.startswith(INSTANCE_HEADER) and written != INSTANCE_YAML):
-        config.write_text(INSTANCE_YAML)
-    export_environment({"DAGSTER_HOME": str(home)})
-    apply_dagster_environment()
-    return home
 
 
 def season_chunks(start: date, end: date) -> list[tuple[date, date]]:
@@ -156,45 +48,31 @@ class RunReport:
     checks: dict[str, dict[str, int]] = field(default_factory=dict)  # "asset.check" -> counts
     failed: str | None = None
     written: list[str] = field(default_factory=list)  # what the failed run stored before it failed
-
-    def fail(self, result) -> None:
-        """Record a failed run: its message, and what it wrote before the failure."""
-        self.failed = failure_message(result)
-        self.written = written_before_failure(result)
-
     kept_candidates: dict[str, str] = field(default_factory=dict)  # stat -> gate's reason
     skipped: dict[str, str] = field(default_factory=dict)  # stat -> why no training
 
+    def record(self, result) -> None:
+        """A finished run: its id, its check evaluations and, if it failed, the failure's message
+        and what the run wrote before it."""
+        import dagster as dg
 
-def rows_materialized(result, asset: str) -> int:
-    mats = result.asset_materializations_for_node(asset)
-    if not mats:
-        return 0
-    value = mats[0].metadata.get("run_rows")
-    return int(value.value) if value is not None else 0
-
-
-def collect_checks(result, report: RunReport) -> None:
-    import dagster as dg
-
-    for event in result.all_events:
-        if event.event_type_value != "ASSET_CHECK_EVALUATION":
-            continue
-        ev = event.event_specific_data
-        key = f"{ev.asset_key.to_user_string()}.{ev.check_name}"
-        counts = report.checks.setdefault(key, {"passed": 0, "failed": 0, "warn": 0})
-        counts["passed" if ev.passed else "failed"] += 1
-        if not ev.passed and ev.severity == dg.AssetCheckSeverity.WARN:
-            counts["warn"] += 1
+        self.runs.append(result.run_id)
+        for ev in result.get_asset_check_evaluations():
+            key = f"{ev.asset_key.to_user_string()}.{ev.check_name}"
+            counts = self.checks.setdefault(key, {"passed": 0, "failed": 0, "warn": 0})
+            counts["passed" if ev.passed else "failed"] += 1
+            if not ev.passed and ev.severity == dg.AssetCheckSeverity.WARN:
+                counts["warn"] += 1
+        if not result.success:
+            self.failed, self.written = failure_message(result), written_before_failure(result)
 
 
 def failure_message(result) -> str:
     """The failed step and the project's own message: the outermost error that is not one of
     Dagster's wrappers (a Failure's description names the file, row and what to do; the
     library error under it does not), else the innermost cause."""
-    for event in result.all_events:
-        if event.event_type_value == "STEP_FAILURE":
-            return f"step {event.step_key} failed: {_user_message(event.event_specific_data.error)}"
+    for event in result.get_step_failure_events():
+        return f"step {event.step_key} failed: {_user_message(event.step_failure_data.error)}"
     return "the run failed (see `statmuse ui` for the logs)"
 
 
@@ -209,40 +87,23 @@ OWN_ERRORS = (
 
 def written_before_failure(result) -> list[str]:
     """The assets a failed run materialized before it failed, with how many partitions."""
-    counts: dict[str, int] = {}
-    for event in result.all_events:
-        if event.event_type_value == "ASSET_MATERIALIZATION":
-            key = event.event_specific_data.materialization.asset_key.to_user_string()
-            counts[key] = counts.get(key, 0) + 1
+    events = result.get_asset_materialization_events()
+    counts = Counter(event.asset_key.to_user_string() for event in events)
     return [f"{k} ({n} partition{'s' if n > 1 else ''})" for k, n in counts.items()]
 
 
 def _user_message(err) -> str:
-    chain = []
+    causes = []
     while err is not None:
-        chain.append(err)
+        causes.append(err)
         err = err.cause
-    ours = next((e for e in chain if not (e.cls_name or "").startswith("Dagster")), chain[-1])
+    ours = next((e for e in causes if not (e.cls_name or "").startswith("Dagster")), causes[-1])
     message = ours.message.strip()
     # "module.Class: text" -> "text" for the project's own errors; library errors keep the name
     head, _, text = message.partition(": ")
     if ours.cls_name in OWN_ERRORS and head.endswith(ours.cls_name):
         return text.strip()
     return message
-
-
-def _gate_refused(result) -> bool:
-    """Whether the promotion gate refused this run's candidate."""
-    return any(
-        e.check_name == "promotion_gate" and not e.passed
-        for e in result.get_asset_check_evaluations()
-    )
-
-
-def _record(result, report: RunReport) -> None:
-    """A finished run into the report: its id and its check evaluations."""
-    report.runs.append(result.run_id)
-    collect_checks(result, report)
 
 
 PROGRESS_SECONDS = 30.0  # a long run prints a line at least this often
@@ -264,16 +125,13 @@ def _latest(instance, run_id: str) -> str:
 
 
 @contextmanager
-def progress(instance, run_id: str, label: str, echo: Echo, every: float | None = None):
-    """While the block runs, a line every `every` seconds (PROGRESS_SECONDS): the label, the
-    seconds so far and what the run `run_id` is doing (`_latest`), so a long training is never
-    silent."""
-    every = PROGRESS_SECONDS if every is None else every
-    stop = threading.Event()
-    began = time.monotonic()
+def progress(instance, run_id: str, label: str, echo: Echo):
+    """While the block runs, a line every PROGRESS_SECONDS: the label, the seconds so far and
+    what the run `run_id` is doing (`_latest`), so a long training is never silent."""
+    stop, began = threading.Event(), time.monotonic()
 
     def beat() -> None:
-        while not stop.wait(every):
+        while not stop.wait(PROGRESS_SECONDS):
             try:
                 doing = _latest(instance, run_id)
             except Exception as exc:  # a busy event log never stops the run itself
@@ -300,75 +158,106 @@ def execute(job, instance, label: str, echo: Echo, tags: dict[str, str], **kwarg
         )
 
 
-def _days(job, instance, first: date, last: date, label: str, echo: Echo) -> Any:
+@dataclass
+class Step:
+    """A line of a command's output: a run of `job` (one per key when `partition` is a list, told
+    on one line), or without a job the label alone (a stage skipped, and why)."""
+
+    label: str
+    job: str | None = None
+    partition: str | list[str] | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)  # run config besides QUIET
+    describe: Callable[..., str] = lambda *results: ""  # words after the label, from the runs
+    outcome: Callable[[Any], str] | None = None  # what a successful run did, instead of "ok"
+
+
+def run_steps(
+    defs, instance, steps: Iterable[Step], echo: Echo, report: RunReport | None = None,
+    total: int = 0,
+) -> RunReport:  # fmt: skip
+    """Run `steps` in order (numbered [i/total] when `total` is given), each recorded in `report`
+    and told on one line, up to the first failure. Steps are taken one at a time, so a generator
+    can build a step from what the runs before it stored."""
+    report = RunReport() if report is None else report
+    for i, step in enumerate(steps, 1):
+        label = f"[{i}/{total}] {step.label}" if total else step.label
+        if step.job is None:
+            echo(label)
+            continue
+        job, config = defs.resolve_job_def(step.job), {**QUIET, **step.config}
+        began, results, many = time.monotonic(), [], isinstance(step.partition, list)
+        for key in step.partition if many else [step.partition]:
+            name = f"{label}{key}" if many else label
+            result = execute(
+                job, instance, name, echo, step.tags, partition_key=key, run_config=config
+            )
+            report.record(result)
+            results.append(result)
+            if not result.success:
+                break
+        status = "FAILED" if not result.success else step.outcome(result) if step.outcome else "ok"
+        run = "" if many else f"  (run {result.run_id})"
+        echo(f"{label}{step.describe(*results)}  {time.monotonic() - began:5.1f}s  {status}{run}")
+        if report.failed:
+            break
+    return report
+
+
+def _range(first, last, command: str | None = None) -> dict[str, str]:
+    """The tags of one run over the partitions first..last, and the command that made it."""
     from statmuse_pipelines.automation.jobs import range_tags
 
-    tags = {**range_tags(first.isoformat(), last.isoformat()), "statmuse/cli": "backfill"}
-    return execute(job, instance, label, echo, tags)
+    tags = range_tags(str(first), str(last))
+    return {**tags, "statmuse/cli": command} if command else tags
 
 
-def _datasets(job, instance, report: RunReport, prefix: str, echo: Echo) -> None:
-    from statmuse_pipelines.automation.jobs import range_tags
+def _partition_span() -> tuple[date, date]:
+    from statmuse_pipelines.partitions import FIRST_DATE, daily_partitions
 
-    keys = job.partitions_def.get_partition_keys()
-    _run(job, instance, report, f"{prefix} training datasets for {len(keys)} targets", echo,
-         tags={**range_tags(keys[0], keys[-1]), "statmuse/cli": "datasets"})  # fmt: skip
+    last = daily_partitions.get_last_partition_key()
+    return date.fromisoformat(FIRST_DATE), date.fromisoformat(last)
 
 
-def _models(
-    settings: Settings, job, instance, stats: Sequence[str], training: dict, report: RunReport,
-    step: int, steps: int, echo: Echo,
-) -> None:  # fmt: skip
-    from statmuse_pipelines.resources.lake import LakeResource
+def _player_games(result) -> str:
+    mats = result.asset_materializations_for_node("player_game_stats")
+    rows = mats[0].metadata.get("run_rows") if mats else None
+    return f"  {int(rows.value) if rows is not None else 0:>7,} player-games, features"
 
-    lake = LakeResource(root=str(settings.lake_dir))
-    config = {**QUIET, "ops": {"player_models": {"config": training}}}
-    for i, stat in enumerate(stats):
-        t0 = time.monotonic()
-        manifest = lake.read_manifest(stat)
+
+def _datasets(defs) -> Step:
+    job = "build_training_datasets_job"
+    keys = defs.resolve_job_def(job).partitions_def.get_partition_keys()
+    tags = _range(keys[0], keys[-1], "datasets")
+    return Step(f"training datasets for {len(keys)} targets", job, tags=tags)
+
+
+def _models(defs, stats: Sequence[str], training: dict, report: RunReport) -> Iterator[Step]:
+    """Train (or reuse), measure and gate each stat's models; a stat whose dataset lacks a split
+    is skipped (its manifest is read when its turn comes, after the datasets were built)."""
+    config = {"ops": {"player_models": {"config": training}}}
+    for stat in stats:
+        manifest = defs.resources["lake"].read_manifest(stat)
         empty = [s for s, n in (manifest or {}).get("rows", {}).items() if n == 0]
         if manifest is None or empty:
             why = "no dataset" if manifest is None else f"no {' or '.join(empty)} rows"
-            echo(f"[{step + i}/{steps}] models {stat:<8} skipped: {why} (too few game dates)")
             report.skipped[stat] = why
+            yield Step(f"models {stat:<7}  skipped: {why} (too few game dates)")
             continue
-        label = f"[{step + i}/{steps}] models {stat:<8}"
-        tags = {"statmuse/cli": "train"}
-        result = execute(job, instance, label, echo, tags, partition_key=stat, run_config=config)
-        _record(result, report)
-        mats = result.asset_materializations_for_node("player_models")
-        meta = mats[0].metadata if mats else {}
-        if result.success and _gate_refused(result):
-            report.kept_candidates[stat] = meta["decision"].value
-            outcome = f"kept as candidate: {meta['decision'].value}"
-        elif result.success:
-            outcome = f"{meta['stage'].value}: {meta['decision'].value}"
-        else:
-            outcome = "FAILED"
-            report.fail(result)
-        echo(
-            f"[{step + i}/{steps}] models {stat:<8} {time.monotonic() - t0:5.1f}s  {outcome}"
-            f"  (run {result.run_id})"
-        )
-        if report.failed:
-            return
+        outcome = partial(_promotion, report, stat)
+        yield Step(f"models {stat:<7}", "train_models_job", stat, {"statmuse/cli": "train"},
+                   config, outcome=outcome)  # fmt: skip
 
 
-def _lines_span(settings: Settings) -> tuple[date, date] | None:
-    """The game dates the lines source covers, within the partitions (None for proxies)."""
-    from statmuse_pipelines.partitions import FIRST_DATE, daily_partitions
-    from statmuse_pipelines.resources.factory import lines_resource
-
-    span = lines_resource(settings).dates()
-    if span is None:
-        return None
-    lo = max(span[0], date.fromisoformat(FIRST_DATE))
-    hi = min(span[1], date.fromisoformat(daily_partitions.get_last_partition_key()))
-    return (lo, hi) if lo <= hi else None
-
-
-def _kind(settings: Settings) -> str:
-    return "the simulated book" if settings.lines == "synthetic" else "real"
+def _promotion(report: RunReport, stat: str, result) -> str:
+    """What the promotion gate decided; a candidate it refused stays one, as the summary says."""
+    meta = result.asset_materializations_for_node("player_models")[0].metadata
+    decision = meta["decision"].value
+    checks = result.get_asset_check_evaluations()
+    if any(e.check_name == "promotion_gate" and not e.passed for e in checks):
+        report.kept_candidates[stat] = decision
+        return f"kept as candidate: {decision}"
+    return f"{meta['stage'].value}: {decision}"
 
 
 def _match_rate(result) -> str:
@@ -380,186 +269,76 @@ def _match_rate(result) -> str:
     return f", {rate.value:.1%} of spellings matched{quotes})" if rate is not None else ")"
 
 
-def _evaluate(
-    settings: Settings, defs, instance, stats: Sequence[str], report: RunReport, step: int,
-    steps: int, echo: Echo, walk_forward: dict | None = None,
-) -> None:  # fmt: skip
-    """Match the lines once, then calibrate, evaluate walk-forward (`walk_forward`: its config)
-    and backtest each stat that has a production model."""
-    from statmuse_pipelines.automation.jobs import range_tags
+def _walk_forward(result) -> str:
+    mats = result.asset_materializations_for_node("walk_forward_predictions")
+    period = f" {mats[0].metadata['period'].value}" if mats else ""
+    return f"  calibrated, walk-forward{period}, backtested"
 
-    span = _lines_span(settings)
-    if span is None:
-        echo(f"[{step}/{steps}] market lines: proxy lines (labelled; nothing to store)")
+
+def _evaluation(defs, stats: Sequence[str], walk_forward: dict | None) -> Iterator[Step]:
+    """Match the lines of the dates the source covers (none for proxies), then calibrate,
+    evaluate walk-forward (`walk_forward`: its config) and backtest each stat that has a
+    production model (asked when its turn comes, after the training before it)."""
+    lines, (first, last) = defs.resources["lines"], _partition_span()
+    span = lines.dates()
+    lo, hi = (max(span[0], first), min(span[1], last)) if span else (None, None)
+    if span is None or lo > hi:
+        yield Step("market lines: proxy lines (labelled; nothing to store)")
     else:
-        first, last = span
-        tags = {**range_tags(first.isoformat(), last.isoformat()), "statmuse/cli": "evaluate"}
-        _run(defs.resolve_job_def("match_lines_job"), instance, report,
-             f"[{step}/{steps}] market lines {first}..{last} ({_kind(settings)}", echo,
-             detail=_match_rate, tags=tags)  # fmt: skip
-        if report.failed:
-            return
-    registry = defs.resources["registry"]
-    job = defs.resolve_job_def("evaluate_models_job")
-    for i, stat in enumerate(stats, 1):
-        if registry.production_version(stat) is None:
-            echo(f"[{step + i}/{steps}] evaluate {stat:<8} skipped: no production model")
-            continue
-        t0 = time.monotonic()
-        config = {**QUIET, "ops": {"walk_forward_predictions": {"config": walk_forward or {}}}}
-        label = f"[{step + i}/{steps}] evaluate {stat:<8}"
-        tags = {"statmuse/cli": "evaluate"}
-        result = execute(job, instance, label, echo, tags, partition_key=stat, run_config=config)
-        _record(result, report)
-        status = "ok" if result.success else "FAILED"
-        mats = result.asset_materializations_for_node("walk_forward_predictions")
-        period = f" {mats[0].metadata['period'].value}" if mats else ""
-        echo(
-            f"[{step + i}/{steps}] evaluate {stat:<8} calibrated, walk-forward{period}, "
-            f"backtested  {time.monotonic() - t0:5.1f}s  {status}  (run {result.run_id})"
-        )
-        if not result.success:
-            report.fail(result)
-            return
+        kind = "the simulated book" if lines.is_synthetic() else "real"
+        yield Step(f"market lines {lo}..{hi} ({kind}", "match_lines_job",
+                   tags=_range(lo, hi, "evaluate"), describe=_match_rate)  # fmt: skip
+    config = {"ops": {"walk_forward_predictions": {"config": walk_forward or {}}}}
+    for stat in stats:
+        if defs.resources["registry"].production_version(stat) is None:
+            yield Step(f"evaluate {stat:<7}  skipped: no production model")
+        else:
+            yield Step(f"evaluate {stat:<7}", "evaluate_models_job", stat,
+                       {"statmuse/cli": "evaluate"}, config, describe=_walk_forward)  # fmt: skip
 
 
-def run_pipeline(
-    settings: Settings,
-    start: date,
-    end: date,
-    training: dict | None = None,
-    echo: Echo = print,
-    live_until: date | None = None,
-    stats: list[str] | None = None,
-    walk_forward: dict | None = None,
-) -> RunReport:
-    """Every stage for start..end: game days by season, then datasets, models per stat, lines,
-    calibration and backtests; then, with `live_until`, the days after `end` one at a time
-    (predict, ingest, grade) up to the predictions of `live_until`. `stats` limits the models,
-    calibrators and backtests to those targets (default: all twelve)."""
+def _live(defs, first: date, last: date) -> Iterator[Step]:
+    """Day by day as the morning schedule operates: predict the day's slate before its games are
+    ingested, ingest them, grade the predictions; drift after the last day; then predict `last`."""
+    for day in (first + timedelta(days=n) for n in range((last - first).days)):
+        yield Step(f"  {day} predict", "predict_slate_job", str(day))
+        yield Step(f"  {day} ingest ", "refresh_game_days_job", tags=_range(day, day))
+        yield Step(f"  {day} grade  ", "grade_predictions_job", tags=_range(day, day))
+    if first < last:
+        yield _drift(defs, f"  {last - timedelta(days=1)} drift  ")
+    yield Step(f"  {last} predict", "predict_slate_job", str(last))
 
+
+def _drift(defs, label: str) -> Step:
+    """The drift check of every stat that has a production model, a run each as the morning
+    sensor asks for them; a failed check is a WARN that asks for a retrain, not a failed run."""
     from statmuse_pipelines.core.datasets import TARGETS
-    from statmuse_pipelines.definitions import build_definitions
-    from statmuse_pipelines.partitions import FIRST_DATE, daily_partitions
 
-    ensure_dagster_home(settings)
-    first_key = date.fromisoformat(FIRST_DATE)
-    last_key = date.fromisoformat(daily_partitions.get_last_partition_key())
-    if start < first_key:
-        echo(f"note: partitions start on {first_key}; starting there instead of {start}")
-        start = first_key
-    if end > last_key:
-        echo(f"note: the last partition is {last_key}; ending there instead of {end}")
-        end = last_key
-    if start > end:
-        raise SettingsError(f"nothing to do: start {start} is after end {end}")
-
-    defs = build_definitions(settings)
-    days_job = defs.resolve_job_def("refresh_game_days_job")
-    report = RunReport()
-    began = time.monotonic()
-    chunks = season_chunks(start, end)
-    stats = list(stats or TARGETS)
-    steps = len(chunks) + 1 + len(stats) + 1 + len(stats)
-    with open_instance(settings) as instance:
-        for i, (a, b) in enumerate(chunks, 1):
-            t0 = time.monotonic()
-            result = _days(days_job, instance, a, b, f"[{i}/{steps}] {a}..{b}", echo)
-            _record(result, report)
-            rows = rows_materialized(result, "player_game_stats")
-            status = "ok" if result.success else "FAILED"
-            echo(
-                f"[{i}/{steps}] {a}..{b}  {rows:>7,} player-games, features  "
-                f"{time.monotonic() - t0:5.1f}s  {status}  (run {result.run_id})"
-            )
-            if not result.success:
-                report.fail(result)
-                break
-        if report.failed is None:
-            step = len(chunks) + 1
-            _datasets(defs.resolve_job_def("build_training_datasets_job"), instance, report,
-                      f"[{step}/{steps}]", echo)  # fmt: skip
-        if report.failed is None:
-            _models(settings, defs.resolve_job_def("train_models_job"), instance, stats,
-                    training or {}, report, len(chunks) + 2, steps, echo)  # fmt: skip
-        if report.failed is None:
-            _evaluate(settings, defs, instance, stats, report,
-                      len(chunks) + 2 + len(stats), steps, echo, walk_forward)  # fmt: skip
-        if report.failed is None and live_until is not None:
-            echo(f"daily operations, {end + timedelta(days=1)}..{live_until}:")
-            live_days(settings, defs, instance, end + timedelta(days=1), live_until, report, echo)
-    report.seconds = time.monotonic() - began
-    return report
+    production = defs.resources["registry"].production_versions()
+    served = [stat for stat in TARGETS if stat in production]
+    if not served:
+        return Step(f"{label}no stat has a production model yet: nothing to check")
+    describe = partial(_drifted, served)
+    return Step(label, "check_drift_job", served, {"statmuse/cli": "drift"}, describe=describe)
 
 
-def _run(job, instance, report: RunReport, label: str, echo: Echo, detail=None, **kwargs) -> Any:
-    """One in-process run, recorded and reported on one line (`detail(result)`: more words for
-    the label, from what the run found)."""
-    t0 = time.monotonic()
-    result = execute(job, instance, label, echo, kwargs.pop("tags", None) or {}, **kwargs)
-    _record(result, report)
-    status = "ok" if result.success else "FAILED"
-    label += detail(result) if detail else ""
-    echo(f"{label}  {time.monotonic() - t0:5.1f}s  {status}  (run {result.run_id})")
-    if not result.success:
-        report.fail(result)
-    return result
-
-
-def live_days(
-    settings: Settings, defs, instance, first: date, last: date, report: RunReport, echo: Echo
-) -> None:
-    """Operate day by day as the morning schedule does: predict the day's slate before its games
-    are ingested, ingest them, grade the predictions; then predict `last`."""
-    from statmuse_pipelines.automation.jobs import range_tags
-
-    predict = defs.resolve_job_def("predict_slate_job")
-    refresh = defs.resolve_job_def("refresh_game_days_job")
-    grade = defs.resolve_job_def("grade_predictions_job")
-    day = first
-    while day < last and report.failed is None:
-        tags = range_tags(day.isoformat(), day.isoformat())
-        _run(predict, instance, report, f"  {day} predict", echo, partition_key=day.isoformat())
-        if report.failed is None:
-            _run(refresh, instance, report, f"  {day} ingest ", echo, tags=tags)
-        if report.failed is None:
-            _run(grade, instance, report, f"  {day} grade  ", echo, tags=tags)
-        if report.failed is None and day + timedelta(days=1) == last:
-            check_drift(defs, instance, report, f"  {day} drift  ", echo)
-        day += timedelta(days=1)
-    if report.failed is None:
-        _run(predict, instance, report, f"  {last} predict", echo, partition_key=last.isoformat())
-    if report.failed is None:
-        file_alerts(defs, instance, echo)
-
-
-def check_drift(defs, instance, report: RunReport, label: str, echo: Echo) -> None:
-    """The drift check of every stat that has a production model (one run each, as the morning
-    sensor asks for them); a failed check is a WARN that asks for a retrain, not a failed run."""
-    from statmuse_pipelines.core.datasets import TARGETS
+def _drifted(served: list[str], *results) -> str:
     from statmuse_pipelines.core.drift import DRIFT_CHECKS
 
     watched = {name: what for what, name in DRIFT_CHECKS.items()}
-
-    registry = defs.resources["registry"]
-    job = defs.resolve_job_def("check_drift_job")
-    served = [s for s in TARGETS if registry.production_version(s) is not None]
-    if not served:
-        echo(f"{label}no stat has a production model yet: nothing to check")
-        return
-    t0, drifted = time.monotonic(), []
-    for stat in served:
-        result = execute(job, instance, f"{label}{stat}", echo, {"statmuse/cli": "drift"},
-                         partition_key=stat)  # fmt: skip
-        _record(result, report)
-        if not result.success:
-            report.fail(result)
-            return
+    drifted = []
+    for stat, result in zip(served, results, strict=False):
         failed = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
         if failed:
             drifted.append(f"{stat} ({', '.join(watched.get(n, n) for n in failed)})")
-    found = f"drifted: {'; '.join(drifted)}" if drifted else "no drift"
-    echo(f"{label}{len(served)} stats, {found}  {time.monotonic() - t0:5.1f}s  ok")
+    return f"{len(served)} stats, " + (f"drifted: {'; '.join(drifted)}" if drifted else "no drift")
+
+
+def live_days(defs, instance, first: date, last: date, report: RunReport, echo: Echo) -> None:
+    """Operate first..last as the morning schedule does (`_live`), then file the alerts."""
+    run_steps(defs, instance, _live(defs, first, last), echo, report)
+    if report.failed is None:
+        file_alerts(defs, instance, echo)
 
 
 def file_alerts(defs, instance, echo: Echo) -> None:
@@ -581,43 +360,75 @@ def file_alerts(defs, instance, echo: Echo) -> None:
     echo(f"  alerts: {getattr(tick, 'skip_message', None) or 'filed'}")
 
 
-def run_day(settings: Settings, day: date, echo: Echo = print) -> RunReport:
-    """The daily path for `day`: refresh and grade the three days before it, then predict it."""
-
-    from statmuse_pipelines.automation.jobs import REINGEST_DAYS, range_tags
+@contextmanager
+def _session(settings: Settings) -> Iterator[tuple[Any, Any, RunReport]]:
+    """A command's definitions, instance and report (whose seconds are the command's)."""
     from statmuse_pipelines.definitions import build_definitions
 
     ensure_dagster_home(settings)
-    defs = build_definitions(settings)
-    report = RunReport()
-    began = time.monotonic()
-    first, last = day - timedelta(days=REINGEST_DAYS), day - timedelta(days=1)
-    tags = range_tags(first.isoformat(), last.isoformat())
+    defs, report, began = build_definitions(settings), RunReport(), time.monotonic()
     with open_instance(settings) as instance:
-        _run(defs.resolve_job_def("refresh_game_days_job"), instance, report,
-             f"[1/3] {first}..{last} ingest", echo, tags=tags)  # fmt: skip
-        if report.failed is None:
-            _run(defs.resolve_job_def("grade_predictions_job"), instance, report,
-                 f"[2/3] {first}..{last} grade ", echo, tags=tags)  # fmt: skip
-        if report.failed is None:
-            _run(defs.resolve_job_def("predict_slate_job"), instance, report,
-                 f"[3/3] {day} predict", echo, partition_key=day.isoformat())  # fmt: skip
+        yield defs, instance, report
     report.seconds = time.monotonic() - began
+
+
+def run_pipeline(
+    settings: Settings,
+    start: date,
+    end: date,
+    training: dict | None = None,
+    echo: Echo = print,
+    live_until: date | None = None,
+    stats: list[str] | None = None,
+    walk_forward: dict | None = None,
+) -> RunReport:
+    """Every stage for start..end: game days by season, then datasets, models per stat, lines,
+    calibration and backtests; then, with `live_until`, the days after `end` one at a time
+    (predict, ingest, grade) up to the predictions of `live_until`. `stats` limits the models,
+    calibrators and backtests to those targets (default: all twelve)."""
+    from statmuse_pipelines.core.datasets import TARGETS
+
+    first, last = _partition_span()
+    if start < first:
+        echo(f"note: partitions start on {first}; starting there instead of {start}")
+        start = first
+    if end > last:
+        echo(f"note: the last partition is {last}; ending there instead of {end}")
+        end = last
+    if start > end:
+        raise SettingsError(f"nothing to do: start {start} is after end {end}")
+    chunks, stats = season_chunks(start, end), list(stats or TARGETS)
+    with _session(settings) as (defs, instance, report):
+        days = (Step(f"{a}..{b}", "refresh_game_days_job", tags=_range(a, b, "backfill"),
+                     describe=_player_games) for a, b in chunks)  # fmt: skip
+        steps = chain(days, [_datasets(defs)], _models(defs, stats, training or {}, report),
+                      _evaluation(defs, stats, walk_forward))  # fmt: skip
+        run_steps(defs, instance, steps, echo, report, len(chunks) + 2 + 2 * len(stats))
+        if report.failed is None and live_until is not None:
+            echo(f"daily operations, {end + timedelta(days=1)}..{live_until}:")
+            live_days(defs, instance, end + timedelta(days=1), live_until, report, echo)
+    return report
+
+
+def run_day(settings: Settings, day: date, echo: Echo = print) -> RunReport:
+    """The daily path for `day`: refresh and grade the three days before it, then predict it."""
+    from statmuse_pipelines.automation.jobs import REINGEST_DAYS
+
+    first, last = day - timedelta(days=REINGEST_DAYS), day - timedelta(days=1)
+    with _session(settings) as (defs, instance, report):
+        steps = [
+            Step(f"{first}..{last} ingest", "refresh_game_days_job", tags=_range(first, last)),
+            Step(f"{first}..{last} grade ", "grade_predictions_job", tags=_range(first, last)),
+            Step(f"{day} predict", "predict_slate_job", str(day)),
+        ]
+        run_steps(defs, instance, steps, echo, report, total=3)
     return report
 
 
 def run_datasets(settings: Settings, echo: Echo = print) -> RunReport:
     """Rebuild the twelve training datasets from the features already stored."""
-
-    from statmuse_pipelines.definitions import build_definitions
-
-    ensure_dagster_home(settings)
-    job = build_definitions(settings).resolve_job_def("build_training_datasets_job")
-    report = RunReport()
-    began = time.monotonic()
-    with open_instance(settings) as instance:
-        _datasets(job, instance, report, "[1/1]", echo)
-    report.seconds = time.monotonic() - began
+    with _session(settings) as (defs, instance, report):
+        run_steps(defs, instance, [_datasets(defs)], echo, report, total=1)
     return report
 
 
@@ -626,16 +437,9 @@ def run_evaluation(
 ) -> RunReport:
     """Match lines, then calibrate, evaluate walk-forward and backtest the production models of
     `stats` (`walk_forward`: the walk_forward_predictions config, e.g. its period)."""
-
-    from statmuse_pipelines.definitions import build_definitions
-
-    ensure_dagster_home(settings)
-    defs = build_definitions(settings)
-    report = RunReport()
-    began = time.monotonic()
-    with open_instance(settings) as instance:
-        _evaluate(settings, defs, instance, stats, report, 1, 1 + len(stats), echo, walk_forward)
-    report.seconds = time.monotonic() - began
+    with _session(settings) as (defs, instance, report):
+        steps = _evaluation(defs, stats, walk_forward)
+        run_steps(defs, instance, steps, echo, report, total=1 + len(stats))
     return report
 
 
@@ -643,14 +447,7 @@ def run_training(
     settings: Settings, stats: Sequence[str], training: dict | None = None, echo: Echo = print
 ) -> RunReport:
     """Train (or reuse), measure and gate the models of `stats` from the stored datasets."""
-
-    from statmuse_pipelines.definitions import build_definitions
-
-    ensure_dagster_home(settings)
-    job = build_definitions(settings).resolve_job_def("train_models_job")
-    report = RunReport()
-    began = time.monotonic()
-    with open_instance(settings) as instance:
-        _models(settings, job, instance, stats, training or {}, report, 1, len(stats), echo)
-    report.seconds = time.monotonic() - began
+    with _session(settings) as (defs, instance, report):
+        steps = _models(defs, stats, training or {}, report)
+        run_steps(defs, instance, steps, echo, report, total=len(stats))
     return report

@@ -14,7 +14,7 @@ from datetime import date
 import dagster as dg
 import duckdb
 
-from statmuse_pipelines.runs import HOST_TAG, PID_TAG, fail_dead_runs
+from statmuse_pipelines.instance import HOST_TAG, PID_TAG, fail_dead_runs
 from tests.conftest import REPO
 from tests.dagster.exports import write_exports
 

@@ -7,7 +7,7 @@ import dagster as dg
 import pytest
 
 from statmuse_pipelines.event_log import BatchedSqliteEventLogStorage
-from statmuse_pipelines.runs import INSTANCE_YAML
+from statmuse_pipelines.instance import INSTANCE_YAML
 
 DAYS = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-11")
 

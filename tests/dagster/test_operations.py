@@ -91,7 +91,7 @@ def operated(tmp_path_factory):
             .success
         )
     report = RunReport()
-    live_days(settings, defs, instance, FIRST, TODAY, report, lambda line: None)
+    live_days(defs, instance, FIRST, TODAY, report, lambda line: None)
     assert report.failed is None, report.failed
     yield settings, defs, instance, league
     instance.dispose()

@@ -41,7 +41,7 @@ def test_ci_runs_the_readme_test_command():
 def test_the_cli_instance_and_the_repository_instance_agree():
     import yaml
 
-    from statmuse_pipelines.cli import INSTANCE_YAML
+    from statmuse_pipelines.instance import INSTANCE_YAML
 
     root = yaml.safe_load((REPO / "dagster.yaml").read_text())
     assert yaml.safe_load(INSTANCE_YAML) == root
