@@ -52,10 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     from statmuse_pipelines.core.features import build_features
     from statmuse_pipelines.core.normalize import normalize_player_logs, normalize_team_logs
     from statmuse_pipelines.definitions import build_definitions
+    from statmuse_pipelines.execution import QUIET, RunReport, Step, run_steps
     from statmuse_pipelines.instance import ensure_dagster_home
     from statmuse_pipelines.resources.lake import LakeResource
     from statmuse_pipelines.resources.sources import FilesGameLogSource
-    from statmuse_pipelines.runs import QUIET, RunReport, Step, run_steps
     from statmuse_pipelines.settings import Settings
 
     day = args.date

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from statmuse_pipelines import runs
+from statmuse_pipelines.execution import RunReport
 from statmuse_pipelines.instance import ensure_dagster_home, ui_workspace
 from statmuse_pipelines.reporting import print_predictions, print_versions, report_table, summarize
 from statmuse_pipelines.settings import (
@@ -74,7 +75,7 @@ def _registry(settings: Settings):
     return registry_of(settings)
 
 
-def _finish(report: runs.RunReport) -> int:
+def _finish(report: RunReport) -> int:
     if report.failed:
         print(f"\nFAILED: {report.failed}", file=sys.stderr)
         if report.written:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from datetime import date
 
-from statmuse_pipelines.runs import RunReport
+from statmuse_pipelines.execution import RunReport
 from statmuse_pipelines.settings import Settings
 
 

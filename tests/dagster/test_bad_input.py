@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from statmuse_pipelines.execution import failure_message
 from statmuse_pipelines.resources.lake import LakeResource
 from statmuse_pipelines.resources.warehouse import WarehouseResource
-from statmuse_pipelines.runs import failure_message
 from statmuse_pipelines.settings import Settings
 from tests.dagster.exports import edit_csv, write_exports
 from tests.dagster.helpers import check_evaluations, run_range

@@ -193,9 +193,9 @@ def test_a_long_run_prints_what_it_is_doing_while_it_runs(monkeypatch):
     newest log message (here 0.2 s, for a run of about a second)."""
     import time
 
-    from statmuse_pipelines import runs
+    from statmuse_pipelines import execution
 
-    monkeypatch.setattr(runs, "PROGRESS_SECONDS", 0.2)
+    monkeypatch.setattr(execution, "PROGRESS_SECONDS", 0.2)
 
     @dg.op
     def slow(context):
@@ -208,7 +208,7 @@ def test_a_long_run_prints_what_it_is_doing_while_it_runs(monkeypatch):
 
     lines: list[str] = []
     with dg.DagsterInstance.ephemeral() as instance:
-        result = runs.execute(long_job, instance, "[5/29] models PTS", lines.append, {})
+        result = execution.execute(long_job, instance, "[5/29] models PTS", lines.append, {})
     assert result.success
     assert len(lines) >= 3, lines
     assert all(line.startswith("[5/29] models PTS  ... ") for line in lines), lines

@@ -29,13 +29,14 @@ from statmuse_pipelines.core.drift import UNMONITORED
 from statmuse_pipelines.core.features import build_features
 from statmuse_pipelines.core.normalize import normalize_player_logs, normalize_team_logs
 from statmuse_pipelines.definitions import build_definitions
+from statmuse_pipelines.execution import RunReport
 from statmuse_pipelines.resources.alerts import AlertsResource
 from statmuse_pipelines.resources.lake import LakeResource
 from statmuse_pipelines.resources.models import ModelRegistry
 from statmuse_pipelines.resources.policies import RetrainPolicy
 from statmuse_pipelines.resources.sources import SyntheticGameLogSource
 from statmuse_pipelines.resources.warehouse import WarehouseResource
-from statmuse_pipelines.runs import RunReport, live_days
+from statmuse_pipelines.runs import live_days
 from statmuse_pipelines.settings import LEAGUE_TZ, Settings
 from tests.dagster.helpers import QUIET
 
