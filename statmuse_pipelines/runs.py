@@ -174,8 +174,9 @@ def live_days(defs, instance, first: date, last: date, report: RunReport, echo: 
 
 
 def file_alerts(defs, instance, echo: Echo) -> None:
-    """One tick of the alert sensor, as the daemon would run it: the failed checks and failed
-    runs so far become rows in `alerts` (and POSTs to the webhook when one is set)."""
+    """One tick of the alert sensor, as the daemon would run it: the failed checks so far become
+    rows in `alerts` (and POSTs to the webhook when one is set). Failed runs are the daemon's
+    failed_run_sensor's; the command prints its own failure and stops."""
     import dagster as dg
 
     from statmuse_pipelines.automation.sensors import alert_sensor

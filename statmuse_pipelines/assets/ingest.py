@@ -163,7 +163,7 @@ def raw_team_game_logs(
     return _ingest(context, config, "team", "raw_team_game_logs", game_logs, lake)
 
 
-__all__ = ["raw_player_game_logs", "raw_team_game_logs"]
+__all__ = ["daily_slate", "raw_player_game_logs", "raw_team_game_logs"]
 
 
 @dg.asset(

@@ -230,6 +230,12 @@ def alert_sensor(
     )
 
 
+# Dagster evaluates up to 5 failed runs a tick and stops a tick at 60 s: each alert gets at most
+# this long to be posted and to wait for the warehouse file (5 x 10 s), so a hanging webhook or a
+# busy file never makes a tick run out of time and post its alerts again on the next one
+RUN_ALERT_SECONDS = (6.0, 4.0)
+
+
 @dg.run_failure_sensor(
     # the command's runs are made in-process and carry no code location of their own: without
     # this, a sensor matches only the runs launched from this code location (the UI, the daemon)
@@ -242,22 +248,26 @@ def failed_run_sensor(
     context: dg.RunFailureSensorContext, warehouse: WarehouseResource, alerts: AlertsResource
 ) -> None:
     """One alert per failed run (Dagster calls this once for each, and moves on even when it
-    raises): POSTed, then written to `alerts`. A warehouse that stays busy past its retries
-    fails the tick with the alert named in the error (the POST went out); the row is not
-    written again later."""
+    raises): POSTed, then written to `alerts`, within RUN_ALERT_SECONDS. A warehouse file still
+    busy after that fails the tick with the alert named in the error (the POST went out); the
+    row is not written again later."""
     run = context.dagster_run
+    record = context.instance.get_run_record_by_id(run.run_id)
+    failed_at = record.end_time if record is not None else None  # when it failed, not this tick
     alert = Alert(
         alert_id=f"run-{run.run_id}",
-        created_at=_iso(time.time()),
+        created_at=_iso(failed_at or time.time()),
         kind="run_failed",
         severity="ERROR",
         subject=run.job_name,
         message=(context.failure_event.message or "run failed")[:500],
         run_id=run.run_id,
     )
-    status = alerts.send(alert)
+    status = alerts.send(alert, RUN_ALERT_SECONDS[0])
+    row = pl.DataFrame([{**alert.__dict__, "webhook": status}])
     try:
-        warehouse.upsert(ALERTS, pl.DataFrame([{**alert.__dict__, "webhook": status}]))
+        quick = warehouse.model_copy(update={"lock_timeout_seconds": RUN_ALERT_SECONDS[1]})
+        quick.upsert(ALERTS, row)
     except WarehouseBusyError as exc:
         raise WarehouseBusyError(
             f"alert {alert.alert_id} ({run.job_name} failed) was sent ({status}) but not written "

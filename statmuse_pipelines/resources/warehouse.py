@@ -175,8 +175,7 @@ class WarehouseResource(dg.ConfigurableResource):
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
-            _ensure_views(con)  # after the commit: a view that cannot be made never costs rows
-            con.execute("CHECKPOINT")  # the file alone holds the rows: it can be copied
+            _after_commit(con)
         finally:
             con.close()
         self._written()
@@ -235,8 +234,7 @@ class WarehouseResource(dg.ConfigurableResource):
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
-            _ensure_views(con)
-            con.execute("CHECKPOINT")
+            _after_commit(con)
         finally:
             con.close()
         self._written()
@@ -353,6 +351,17 @@ def _outdated_tables(con: duckdb.DuckDBPyConnection, views: Sequence[View]) -> l
             )
         )
     ]
+
+
+def _after_commit(con: duckdb.DuckDBPyConnection) -> None:
+    """What follows a write's commit: the views (`_ensure_views`), and a checkpoint so the file
+    alone holds the rows (it can be copied). The rows are committed: a failure here is logged,
+    never raised, or the caller would undo its lake files while the warehouse kept the rows."""
+    try:
+        _ensure_views(con)
+        con.execute("CHECKPOINT")
+    except duckdb.Error as exc:
+        log.warning(f"warehouse: rows committed, but what follows the commit failed: {exc}")
 
 
 def _ensure_views(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -106,7 +106,7 @@ def _failure_context(instance, resources):
     ).for_run_failure()
 
 
-def test_a_failed_run_is_filed_once_by_the_run_failure_sensor(tmp_path):
+def test_a_failed_run_is_filed_by_the_run_failure_sensor(tmp_path):
     instance = dg.DagsterInstance.ephemeral()
     SENT.clear()
     resources = {"warehouse": WarehouseResource(path=str(tmp_path / "w.duckdb")),
@@ -119,11 +119,26 @@ def test_a_failed_run_is_filed_once_by_the_run_failure_sensor(tmp_path):
     row = rows.row(0, named=True)
     assert (row["kind"], row["subject"], row["severity"]) == ("run_failed", "breaking_job", "ERROR")
     assert row["webhook"] == "delivered (204)" and row["run_id"] == run.run_id
-    # the definitions carry it, watching every run of the instance (the command's runs included)
-    from statmuse_pipelines.definitions import defs
 
-    sensor = defs().resolve_sensor_def("failed_run_sensor")
-    assert isinstance(sensor, dg.RunStatusSensorDefinition)
+
+def test_a_tick_of_the_sensor_files_a_failure_after_its_cursor(tmp_path):
+    """The whole sensor evaluated as a tick (its resources, Dagster's cursor: the first tick
+    only places it, a failure after it is filed). Which code locations it watches is not shown
+    here: outside a daemon, a run and a sensor both have none, and Dagster matches them."""
+    instance = dg.DagsterInstance.ephemeral()
+    SENT.clear()
+    resources = {"warehouse": WarehouseResource(path=str(tmp_path / "w.duckdb")),
+                 "alerts": Recorder()}  # fmt: skip
+    defs = dg.Definitions(jobs=[breaking_job], sensors=[operations.failed_run_sensor])
+    sensor = defs.resolve_sensor_def("failed_run_sensor")
+    with dg.build_sensor_context(instance=instance, definitions=defs, resources=resources) as first:
+        sensor.evaluate_tick(first)  # the first tick only sets the cursor
+    result = breaking_job.execute_in_process(instance=instance, raise_on_error=False)
+    with dg.build_sensor_context(
+        instance=instance, definitions=defs, resources=resources, cursor=first.cursor
+    ) as context:
+        sensor.evaluate_tick(context)
+    assert [f"run-{result.run_id}"] == SENT
 
 
 def test_a_busy_warehouse_fails_the_failed_run_tick_naming_the_alert(tmp_path):

@@ -197,6 +197,12 @@ def test_the_served_slate_is_the_stored_daily_slate(operated):
         path.write_bytes(original)
     assert games == stored.height - 1
     assert set(rows["game_id"]) == set(stored["game_id"]) - {dropped}
+    # the day's own box scores are stored (the week was ingested), and the reader leaves them out
+    from statmuse_pipelines.assets._common import read_feature_window
+
+    assert lake.read_days("player_game_stats", [day]).height > 0
+    window = read_feature_window(lake, day, day - timedelta(days=1))
+    assert day - timedelta(days=4) < window.history["game_date"].max() < day
 
 
 def settings_store(settings):
