@@ -7,6 +7,7 @@ champion set, of the pooled model and of the best naive baseline, on the same ro
 
     python benchmarks/training.py                         # 12 stats, nine seasons, defaults
     python benchmarks/training.py --stats PTS REB --trials 4
+    python benchmarks/training.py --stats PTS REB --tuning-rows 25000
     python benchmarks/training.py --reduced               # one stat, one season (the test suite)
     python benchmarks/training.py --retrain               # and a retrain reusing the tuning
 
@@ -52,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
         "--champion-z", type=float, help="standard errors an own model must beat pooled by (2)"
     )
     parser.add_argument(
+        "--tuning-rows", type=int, help="training rows a pooled trial is fit on (50000; 0 = all)"
+    )
+    parser.add_argument(
         "--retrain", action="store_true", help="also time a retrain that reuses the tuning"
     )
     args = parser.parse_args(argv)
@@ -77,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         "max_players": args.max_players,
         "min_games": args.min_games,
         "champion_z": args.champion_z,
+        "tuning_rows": args.tuning_rows,
     }
     if args.reduced:
         base = {"pooled_trials": 1, "player_trials": 0, "max_players": 5, "stacking_folds": 2}
