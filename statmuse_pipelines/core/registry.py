@@ -20,6 +20,7 @@ from statmuse_pipelines.core.models import (
     PLAYER_FEATURES,
     POOLED,
     TrainedStat,
+    design_matrix,
     refit_player_kind,
 )
 
@@ -40,10 +41,10 @@ class ServingModel:
 
     def predict(self, frame: pl.DataFrame) -> np.ndarray:
         """Mean prediction per row: the player's own champion if he has one, else pooled."""
-        out = self.pooled.predict(frame.select(self.features).to_numpy())
+        out = self.pooled.predict(design_matrix(frame, self.features))
         if self.player_models and frame.height:
             players = frame["player_id"].to_numpy()
-            Xp = frame.select(self.player_features).to_numpy()
+            Xp = design_matrix(frame, self.player_features)
             for pid in np.intersect1d(players, np.fromiter(self.player_models, dtype=np.int64)):
                 rows = np.flatnonzero(players == pid)
                 out[rows] = self.player_models[int(pid)].predict(Xp[rows])
@@ -112,7 +113,7 @@ def refit_production(manifest: dict[str, Any], rows: pl.DataFrame, n_jobs: int =
         n_jobs=n_jobs,
         **manifest["pooled_params"],
     )
-    pooled.fit(rows.select(features).to_numpy(), rows["target"].to_numpy())
+    pooled.fit(design_matrix(rows, features), rows["target"].to_numpy())
     own = {int(p): k for p, k in manifest["champions"].items() if k != POOLED}
     P = manifest["player_features"]
     by_player = rows.filter(pl.col("player_id").is_in(list(own))).partition_by(
@@ -122,7 +123,7 @@ def refit_production(manifest: dict[str, Any], rows: pl.DataFrame, n_jobs: int =
     models = Parallel(n_jobs=n_jobs)(
         delayed(refit_player_kind)(
             own[p],
-            by_player[(p,)].select(P).to_numpy(),
+            design_matrix(by_player[(p,)], P),
             by_player[(p,)]["target"].to_numpy(),
             manifest["player_params"],
             int(manifest["player_rounds"][str(p)]),

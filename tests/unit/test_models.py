@@ -24,6 +24,7 @@ from statmuse_pipelines.core.models import (
     Tuning,
     candidate_predictions,
     clearly_better,
+    design_matrix,
     fit_player_candidates,
     fit_pooled,
     model_version,
@@ -322,6 +323,23 @@ def test_the_pooled_fit_on_quantized_rows_is_xgboosts_own_fit(splits):
     assert ours.best_iteration == sklearn_api.best_iteration
     np.testing.assert_array_equal(ours.predict(Xv), sklearn_api.predict(Xv))
     assert ours.get_params()["learning_rate"] == DEFAULT_POOLED_PARAMS["learning_rate"]
+
+
+def test_models_read_row_major_arrays_and_fit_the_same_models(splits):
+    """The design matrix is row-major (polars' own is column-major, which XGBoost copies before
+    quantizing) and holds the same values: the pooled fit on it is the fit on polars' array."""
+    frames, _ = splits
+    cols = [c for c in frames["train"].columns if c.startswith(("target_", "minutes_", "pts_"))]
+    X, Xv = design_matrix(frames["train"], cols), design_matrix(frames["val"], cols)
+    polars_X = frames["train"].select(cols).to_numpy()
+    assert X.flags["C_CONTIGUOUS"] and not polars_X.flags["C_CONTIGUOUS"]
+    np.testing.assert_array_equal(X, polars_X)
+    y, yv = frames["train"]["target"].to_numpy(), frames["val"]["target"].to_numpy()
+    ours = fit_pooled(X, y, Xv, yv, DEFAULT_POOLED_PARAMS, 7, 2)
+    theirs = fit_pooled(polars_X, y, frames["val"].select(cols).to_numpy(), yv,
+                        DEFAULT_POOLED_PARAMS, 7, 2)  # fmt: skip
+    assert ours.best_iteration == theirs.best_iteration
+    np.testing.assert_array_equal(ours.predict(Xv), theirs.predict(Xv))
 
 
 def test_version_is_a_function_of_dataset_and_settings():
