@@ -3,12 +3,15 @@
 Builds the features and the twelve datasets of ../shared/data/nba in memory, then trains each stat
 as the `player_models` asset does (Optuna, the pooled model, per-player candidates, champions on
 validation) and prints, per stat: training seconds, models fitted, and the test MAE of the
-champion set, of the pooled model and of the best naive baseline, on the same rows.
+champion set, of the pooled model and of the best naive baseline, on the same rows. A combo
+(PRA, PR, PA, RA, STL_BLK) is by default the sum of its parts' models, as the pipeline builds
+it: its parts are trained first and its line says so; `--own-combo-models` trains its own.
 
     python benchmarks/training.py                         # 12 stats, nine seasons, defaults
     python benchmarks/training.py --stats PTS REB --trials 4
     python benchmarks/training.py --stats PTS REB --tuning-rows 25000
-    python benchmarks/training.py --reduced               # one stat, one season (the test suite)
+    python benchmarks/training.py --stats PRA --own-combo-models   # PRA's own models
+    python benchmarks/training.py --reduced               # PTS, REB, PR; one season (the suite)
     python benchmarks/training.py --retrain               # and a retrain reusing the tuning
 
 A first training tunes (Optuna); a retrain within `retune_days` reuses the tuned settings of the
@@ -42,7 +45,9 @@ PHASES = ("pooled_tuning", "pooled_fit", "player_tuning", "player_candidates",
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reduced", action="store_true", help="PTS on one season, few players")
+    parser.add_argument(
+        "--reduced", action="store_true", help="PTS, REB and PR on one season, few players"
+    )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--stats", nargs="*", help="stat targets (default: all twelve)")
     parser.add_argument("--trials", type=int, help="Optuna trials, pooled model (default 8)")
@@ -58,12 +63,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--retrain", action="store_true", help="also time a retrain that reuses the tuning"
     )
+    parser.add_argument(
+        "--own-combo-models",
+        action="store_true",
+        help="train each combo's own models instead of summing its parts' (the default)",
+    )
     args = parser.parse_args(argv)
     if not (args.data / "player_game_logs").is_dir():
         print(f"no exports at {args.data}: pass --data", file=sys.stderr)
         return 2
 
-    from statmuse_pipelines.core.datasets import TARGETS, build_dataset
+    from statmuse_pipelines.core.datasets import PART_TARGETS, TARGETS, build_dataset
     from statmuse_pipelines.core.features import build_features
     from statmuse_pipelines.core.models import (
         BASELINES,
@@ -82,12 +92,17 @@ def main(argv: list[str] | None = None) -> int:
         "min_games": args.min_games,
         "champion_z": args.champion_z,
         "tuning_rows": args.tuning_rows,
+        "combos_from_parts": False if args.own_combo_models else None,
     }
     if args.reduced:
         base = {"pooled_trials": 1, "player_trials": 0, "max_players": 5, "stacking_folds": 2}
         overrides = {**base, **{k: v for k, v in overrides.items() if v is not None}}
     settings = TrainingSettings(**{k: v for k, v in overrides.items() if v is not None})
-    stats = args.stats or (["PTS"] if args.reduced else list(TARGETS))
+    stats = [s.upper() for s in args.stats] if args.stats else None
+    stats = stats or (["PTS", "REB", "PR"] if args.reduced else list(TARGETS))
+    if settings.combos_from_parts:  # a combo's parts are trained first
+        parts = [p for s in stats for p in PART_TARGETS.get(s, ())]
+        stats = sorted(dict.fromkeys(parts + stats), key=lambda s: s in PART_TARGETS)
     start, end = REDUCED if args.reduced else FULL
 
     t = time.perf_counter()
@@ -106,16 +121,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(header)
     total_s, total_models, rows, retrain_total = 0.0, 0, [], 0.0
+    done: dict = {}  # the stats trained so far (a combo built from its parts sums theirs)
     for stat in stats:
         ds = build_dataset(features, games, stat, "real", "benchmark")
         t = time.perf_counter()
-        trained = train_stat(stat, ds.splits(), ds.version, settings)
-        seconds = time.perf_counter() - t
-        fitted = 1 + len(PLAYER_KINDS) * int(trained.seconds["contenders"])
-        summary = {r["kind"]: r for r in trained.summary("test").iter_rows(named=True)}
+        if settings.combos_from_parts and stat in PART_TARGETS:
+            manifest = _compose(stat, ds, {p: done[p] for p in PART_TARGETS[stat]}, settings)
+            seconds = time.perf_counter() - t
+            fitted, trained = 0, None
+            summary = {r["kind"]: r for r in manifest["summary"]["test"]}
+            own = sum(m["players_with_own_champion"] for m in manifest["parts"].values())
+        else:
+            trained = done[stat] = train_stat(stat, ds.splits(), ds.version, settings)
+            seconds = time.perf_counter() - t
+            fitted = 1 + len(PLAYER_KINDS) * int(trained.seconds["contenders"])
+            summary = {r["kind"]: r for r in trained.summary("test").iter_rows(named=True)}
+            own = sum(1 for k in trained.champions.values() if k != "pooled")
         best = min(BASELINES, key=lambda k: summary[k]["mae"])
         change = (summary["champion"]["mae"] / summary[best]["mae"] - 1) * 100
-        own = sum(1 for k in trained.champions.values() if k != "pooled")
         naive = f"{best.removeprefix('baseline_')} {summary[best]['mae']:.3f}"
         each = "".join(f"{summary[b]['mae']:>8.3f}" for b in BASELINES)
         print(
@@ -124,6 +147,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{summary['champion']['rows']:>8}{_previous(stat, summary):>26}",
             flush=True,
         )
+        if trained is None:
+            print(f"           the sum of its parts' models ({' + '.join(PART_TARGETS[stat])}): "
+                  "nothing fitted", flush=True)  # fmt: skip
+            total_s += seconds
+            rows.append((stat, change, summary["pooled"]["mae"] < summary[best]["mae"]))
+            continue
         phases = "  ".join(f"{k} {trained.seconds.get(k, 0.0):.1f}s" for k in PHASES)
         print(
             f"           {phases}  (own-model candidates for {trained.seconds['contenders']} "
@@ -159,6 +188,24 @@ def main(argv: list[str] | None = None) -> int:
     if args.retrain:
         print(f"retrains reusing the tuning: {retrain_total:.1f}s in all")
     return 0
+
+
+def _compose(stat: str, ds, parts: dict, settings) -> dict:
+    """A combo's version as the sum of its parts' trained versions, measured on its own rows
+    (as the `player_models` asset builds it): its manifest."""
+    from statmuse_pipelines.core.registry import (
+        SumOfParts,
+        combo_version,
+        compose_stat,
+        evaluation_model,
+        manifest_of,
+    )
+
+    version = combo_version(stat, ds.version, {p: t.version for p, t in parts.items()})
+    model = SumOfParts(stat=stat, version=version, fit="evaluation",
+                       parts={p: evaluation_model(t) for p, t in parts.items()})  # fmt: skip
+    manifests = {p: manifest_of(t, "benchmark") for p, t in parts.items()}
+    return compose_stat(stat, ds.splits(), ds.version, model, manifests, settings, "benchmark")[0]
 
 
 def _short(value) -> str:

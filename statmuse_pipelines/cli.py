@@ -208,14 +208,10 @@ def cmd_models_promote(args: argparse.Namespace) -> int:
     manifest = registry.store.manifest(stat, version)
     if manifest is None or registry.stage(stat, version) is None:
         raise RegistryError(f"no {stat} version {version}: see `statmuse models list`")
-    if not registry.store.has_fit(stat, version, "production"):
-        dataset = manifest["dataset_version"]
-        splits = LakeResource(root=str(settings.lake_dir)).read_dataset(stat, dataset)
-        print(
-            f"refitting {version} on all {sum(f.height for f in splits.values()):,} rows "
-            f"of dataset {dataset}"
-        )
-        registry.ensure_production_fit(stat, version, splits)
+    if "production" not in manifest["fits"]:
+        print(f"refitting {version} on every row of dataset {manifest['dataset_version']}")
+        lake = LakeResource(root=str(settings.lake_dir))
+        registry.ensure_production_fit(stat, version, lake.read_dataset)
     before = registry.promote(stat, version, "manual promotion (statmuse models promote)")
     was = f" (was {before}, now archived)" if before and before != version else ""
     print(f"{stat}: {version} is production{was}")

@@ -104,8 +104,9 @@ def _summarize_models(warehouse, echo) -> None:
         """
         WITH versions AS (
             SELECT stat, version, any_value(stage) AS stage, min(created_at) AS created_at,
-                   count(DISTINCT CASE WHEN scope <> 'pooled' AND kind <> 'pooled'
-                                       THEN scope END) AS own
+                   count(DISTINCT CASE WHEN scope <> 'pooled' AND kind NOT IN ('pooled', 'part')
+                                       THEN scope END) AS own,
+                   bool_or(kind = 'part') AS from_parts
             FROM model_registry GROUP BY stat, version
         ), chosen AS (
             SELECT * FROM versions
@@ -121,21 +122,22 @@ def _summarize_models(warehouse, echo) -> None:
                    max(rows) AS rows
             FROM model_metrics WHERE scope = 'all' AND split = 'test' GROUP BY version
         )
-        SELECT c.stat, c.version, c.stage, c.own, m.* EXCLUDE (version)
+        SELECT c.stat, c.version, c.stage, c.own, c.from_parts, m.* EXCLUDE (version)
         FROM chosen c JOIN m USING (version) ORDER BY c.stat
         """
     )
     if table.height == 0:
         return
-    echo("models, test split (champion = each player's champion, pooled for the rest):")
+    echo("models, test split (champion = each player's champion, pooled for the rest; own =")
+    echo("  players with their own champion; parts = a combo summing its parts' models):")
     echo(f"  {'stat':<8} {'stage':<10} {'champion':>8} {'pooled':>8} {'best naive':>21} "
-         f"{'vs naive':>8} {'own':>4}  version")  # fmt: skip
+         f"{'vs naive':>8} {'own':>5}  version")  # fmt: skip
     for r in table.iter_rows(named=True):
         change = (r["champion"] / r["best_baseline"] - 1) * 100
         naive = f"{r['best_name'].removeprefix('baseline_')} {r['best_baseline']:.3f}"
         echo(
             f"  {r['stat']:<8} {r['stage']:<10} {r['champion']:>8.3f} {r['pooled']:>8.3f} "
-            f"{naive:>21} {change:>+7.1f}% {r['own']:>4}  {r['version']}"
+            f"{naive:>21} {change:>+7.1f}% {_own(r, 'own'):>5}  {r['version']}"
         )
 
 
@@ -189,6 +191,11 @@ def print_predictions(settings: Settings, day: date, top: int = 10, echo=print) 
     return counts["n"] or 0
 
 
+def _own(row: dict, column: str) -> str:
+    """Players with their own champion, or `parts` for a combo built from its parts' models."""
+    return "parts" if row.get("from_parts") else str(row[column])
+
+
 def num(value) -> str:
     return "-" if value is None else f"{value:.4f}"
 
@@ -199,11 +206,11 @@ def print_versions(versions, echo=print) -> None:
         echo("no model versions yet: run `statmuse train` (or `statmuse demo`)")
         return
     echo(f"{'stat':<8} {'version':<16} {'stage':<10} {'test MAE':>9} {'best naive':>10} "
-         f"{'own':>4}  {'fits':<21} {'dataset':<13} created")  # fmt: skip
+         f"{'own':>5}  {'fits':<21} {'dataset':<13} created")  # fmt: skip
     for r in versions.iter_rows(named=True):
         echo(
             f"{r['stat']:<8} {r['version']:<16} {r['stage']:<10} {num(r['test_mae']):>9} "
-            f"{num(r['best_baseline_mae']):>10} {r['own_models']:>4}  {r['fits']:<21} "
+            f"{num(r['best_baseline_mae']):>10} {_own(r, 'own_models'):>5}  {r['fits']:<21} "
             f"{r['dataset_version']:<13} {r['created_at']}"
         )
 

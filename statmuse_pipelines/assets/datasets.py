@@ -18,7 +18,7 @@ from statmuse_pipelines.assets.features import player_features
 from statmuse_pipelines.assets.normalize import player_game_stats
 from statmuse_pipelines.core import checks
 from statmuse_pipelines.core.checks import CheckOutcome
-from statmuse_pipelines.core.datasets import TARGETS, as_date, build_dataset
+from statmuse_pipelines.core.datasets import PART_TARGETS, TARGETS, as_date, build_dataset
 from statmuse_pipelines.core.schemas import DATASETS, PLAYER_GAME_STATS
 from statmuse_pipelines.partitions import ONE_STAT_PER_RUN
 from statmuse_pipelines.resources.lake import LakeResource
@@ -26,6 +26,10 @@ from statmuse_pipelines.resources.sources import GameLogSource
 from statmuse_pipelines.resources.warehouse import WarehouseResource
 
 target_partitions = dg.StaticPartitionsDefinition(list(TARGETS))
+# each target's dataset feeds its own partition and those of the combos it is a part of
+WITH_PARTS = dg.StaticPartitionMapping(
+    {t: [t, *(c for c, parts in PART_TARGETS.items() if t in parts)] for t in TARGETS}
+)
 
 
 def _combine(name: str, per_target: dict[str, CheckOutcome]) -> CheckOutcome:

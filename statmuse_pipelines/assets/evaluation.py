@@ -19,7 +19,7 @@ from statmuse_pipelines.assets._common import (
     table_value,
     warehouse_table_metadata,
 )
-from statmuse_pipelines.assets.datasets import target_partitions, training_datasets
+from statmuse_pipelines.assets.datasets import WITH_PARTS, target_partitions, training_datasets
 from statmuse_pipelines.assets.lines import market_lines, quoted_dates, read_market_lines
 from statmuse_pipelines.assets.models import player_models
 from statmuse_pipelines.core.backtest import HEADLINE, run_backtest
@@ -35,6 +35,7 @@ from statmuse_pipelines.core.probabilities import (
     line_coverage,
     market_comparison,
 )
+from statmuse_pipelines.core.registry import is_sum_of_parts
 from statmuse_pipelines.core.schemas import (
     BACKTEST_BETS,
     BACKTEST_RESULTS,
@@ -116,6 +117,55 @@ def _round(value):
     return round(value, 4) if isinstance(value, float) else value
 
 
+def _means(
+    lake: LakeResource,
+    store: ModelStoreResource,
+    stat: str,
+    version: str,
+    manifest: dict,
+    rows: pl.DataFrame,
+    start: date,
+    end: date,
+    settings,
+) -> tuple[pl.DataFrame, str]:
+    """The walk-forward means of `rows` (game_id, player_id, mu, fit_end, fold_start, warmup)
+    and how they were had. The refits are the expensive part and depend only on the version,
+    its dataset, the period and the refit interval: stored per version and reused when those are
+    unchanged (another blend or betting setting re-scores the same means). A combo built from
+    its parts sums its parts' means, each from the same folds of the same rows (a part's are
+    reused from its own evaluation when it ran on the same period, else made and kept)."""
+    columns = ["game_id", "player_id", "mu", "fit_end", "fold_start", "warmup"]
+    if is_sum_of_parts(manifest):
+        sums, hows = None, []
+        for part, m in manifest["parts"].items():
+            splits = lake.read_dataset(part, m["dataset_version"])
+            part_rows = pl.concat([splits[s] for s in ("train", "val", "test")])
+            part_manifest = store.manifest(part, m["version"])
+            means, how = _means(lake, store, part, m["version"], part_manifest, part_rows, start,
+                                end, settings)  # fmt: skip
+            hows.append(f"{part} {how}")
+            sums = means if sums is None else sums.join(
+                means.select("game_id", "player_id", pl.col("mu").alias("part_mu")),
+                on=["game_id", "player_id"], how="inner",
+            ).with_columns(mu=pl.col("mu") + pl.col("part_mu")).drop("part_mu")  # fmt: skip
+        return sums.select(columns), "; ".join(hows)
+    key = {"format": MEANS_FORMAT, "version": version, "dataset": manifest["dataset_version"],
+           "start": str(start), "end": str(end), "refit_months": settings.refit_months,
+           "warmup_dates": settings.warmup_dates}  # fmt: skip
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+    folder = lake.table_dir("walk_forward") / stat
+    folder.mkdir(parents=True, exist_ok=True)
+    cache = folder / f"means_{digest}.parquet"
+    if cache.exists():
+        return pl.read_parquet(cache).select(
+            columns
+        ), "reused (same version, dataset, period and refit interval)"
+    means = walk_forward_means(rows, walk_forward_fit(manifest), start, end, settings)
+    means = means.select(columns)
+    means.write_parquet(cache)
+    return means, f"refit {means['fold_start'].n_unique()} times"
+
+
 @dg.asset(
     metadata=warehouse_table_metadata(WALK_FORWARD_PREDICTIONS, MARKET_BLEND),
     partitions_def=target_partitions,
@@ -126,7 +176,8 @@ def _round(value):
     deps=[
         player_models,
         dg.AssetDep(market_lines, partition_mapping=dg.AllPartitionMapping()),
-        training_datasets,
+        # a combo built from its parts: its means are its parts' refits, on their datasets
+        dg.AssetDep(training_datasets, partition_mapping=WITH_PARTS),
     ],
 )
 def walk_forward_predictions(
@@ -158,24 +209,10 @@ def walk_forward_predictions(
     context.log.info(
         f"{stat}: walk-forward {start}..{end}, refit every {settings.refit_months} month(s)"
     )
-    # the refits are the expensive part and depend only on these: reuse them when unchanged
-    # (another blend or betting setting re-scores the same means)
-    key = {"format": MEANS_FORMAT, "version": version, "dataset": dataset["version"],
-           "start": str(start), "end": str(end), "refit_months": settings.refit_months,
-           "warmup_dates": settings.warmup_dates}  # fmt: skip
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
-    folder = lake.table_dir("walk_forward") / stat
-    folder.mkdir(parents=True, exist_ok=True)
-    cache = folder / f"means_{digest}.parquet"
-    if cache.exists():
-        predicted = rows.join(pl.read_parquet(cache), on=["game_id", "player_id"], how="inner")
-        means = "reused (same version, dataset, period and refit interval)"
-    else:
-        predicted = walk_forward_means(rows, walk_forward_fit(manifest), start, end, settings)
-        predicted.select(
-            "game_id", "player_id", "mu", "fit_end", "fold_start", "warmup"
-        ).write_parquet(cache)
-        means = f"refit {predicted['fold_start'].n_unique()} times"
+    means, how = _means(lake, model_store, stat, version, manifest, rows, start, end, settings)
+    predicted = rows.join(means, on=["game_id", "player_id"], how="inner").sort(
+        "game_date", "player_id"
+    )  # the refits' order (by date, then player), whether the means were made or reused
     scored, blends, folds = walk_forward_probabilities(predicted, lines, stat, settings)
     scored = scored.with_columns(
         stat=pl.lit(stat),
@@ -198,6 +235,8 @@ def walk_forward_predictions(
     if val_end >= first_scored:
         context.log.warning(f"{stat}: {settings_note}")
     keep = [*table.columns, "mu", "target", "target_season_mean", "season_games"]
+    folder = lake.table_dir("walk_forward") / stat
+    folder.mkdir(parents=True, exist_ok=True)
     scored.select(list(dict.fromkeys(keep))).write_parquet(folder / f"{version}.parquet")
     (folder / "latest.json").write_text(json.dumps({"model_version": version}))
     # what serves the next day: the spread and the blend fit on every row scored so far
@@ -253,7 +292,7 @@ def walk_forward_predictions(
             "period": f"{start}..{end}",
             "lines": lines_note,
             "settings_chosen_on": settings_note,
-            "means": means,
+            "means": how,
             "settings": dg.MetadataValue.json(settings.describe()),
             "dagster/row_count": table.height,
             "folds": dg.MetadataValue.json(folds),

@@ -13,7 +13,8 @@ from statmuse_pipelines.assets._common import (
     table_value,
     warehouse_table_metadata,
 )
-from statmuse_pipelines.assets.datasets import target_partitions, training_datasets
+from statmuse_pipelines.assets.datasets import WITH_PARTS, target_partitions, training_datasets
+from statmuse_pipelines.core.datasets import PART_TARGETS
 from statmuse_pipelines.core.models import (
     BASELINES,
     TrainingSettings,
@@ -24,7 +25,11 @@ from statmuse_pipelines.core.models import (
 )
 from statmuse_pipelines.core.registry import (
     GateDecision,
+    SumOfParts,
+    combo_version,
+    compose_stat,
     evaluation_model,
+    is_sum_of_parts,
     manifest_of,
     promotion_gate,
 )
@@ -79,6 +84,11 @@ class TrainingConfig(dg.Config):
         _DEFAULT.retune_days,
         description="reuse production's tuned settings while younger than this (0 = always tune)",
     )
+    combos_from_parts: bool = Field(
+        _DEFAULT.combos_from_parts,
+        description="a combo (PRA, PR, PA, RA, STL_BLK) is the sum of its parts' models "
+        "(false: models of its own)",
+    )
 
     def settings(self) -> TrainingSettings:
         return TrainingSettings(**self.model_dump(), n_jobs=_DEFAULT.n_jobs)
@@ -95,6 +105,37 @@ def _headline(manifest: dict) -> dict[str, float]:
         "test_mae_pooled": round(mae.get("pooled", math.nan), 4),
         "test_mae_best_baseline": round(best, 4),
         "test_mae_vs_best_baseline_pct": round((champion / best - 1) * 100, 2),
+    }
+
+
+def _model_details(manifest: dict, version: str) -> dict:
+    """What the version is made of: its parts (a combo built from them), or its pooled model,
+    champions and tuning."""
+    if is_sum_of_parts(manifest):
+        parts = manifest["parts"]
+        return {
+            "built_from": ", ".join(f"{p} {m['version']}" for p, m in parts.items()),
+            "players_with_own_champion_by_part": ", ".join(
+                f"{p} {m['players_with_own_champion']}" for p, m in parts.items()
+            ),
+        }
+    champions = pl.Series("kind", list(manifest["champions"].values()), dtype=pl.String)
+    counts = champions.value_counts().sort("count", descending=True)
+    importance = pl.DataFrame(manifest["importance"]).head(15)
+    return {
+        "players_with_candidates": len(manifest["champions"]),
+        "players_with_own_champion": int((champions != "pooled").sum()),
+        "champions_by_kind": table_value(counts),
+        "pooled_feature_importance": table_value(
+            importance.with_columns(pl.col(pl.Float64).round(4)), max_rows=15
+        ),
+        "tuned_by": manifest.get("tuned", {}).get("version", version),
+        "tuned_at": manifest.get("tuned", {}).get("at") or "",
+        "tuning_reused": bool(manifest.get("tuned", {}).get("reused", False)),
+        "pooled_params": manifest["pooled_params"],
+        "pooled_rounds": manifest["pooled_rounds"],
+        "player_params": manifest["player_params"],
+        "optuna_trials": dg.MetadataValue.json(manifest["tuning"]),
     }
 
 
@@ -136,6 +177,97 @@ def _production_comparison(
     return production, mae, "each version's own test split"
 
 
+def _dataset(stat: str, lake: LakeResource) -> dict:
+    """The stat's newest dataset manifest, which must have rows in every split."""
+    dataset = lake.read_manifest(stat)
+    if dataset is None:
+        raise dg.Failure(f"no training dataset for {stat}: materialize training_datasets first")
+    empty = [s for s, n in dataset["rows"].items() if n == 0]
+    if empty:
+        raise dg.Failure(
+            f"{stat} dataset {dataset['version']} has no {' or '.join(empty)} rows: too few game "
+            "dates to choose and measure models; ingest more days and rebuild the datasets"
+        )
+    return dataset
+
+
+def train_or_reuse(
+    stat: str,
+    settings: TrainingSettings,
+    lake: LakeResource,
+    model_store: ModelStoreResource,
+    registry: ModelRegistry,
+    log=lambda msg: None,
+) -> tuple[str, dict, bool, dict, dict[str, pl.DataFrame]]:
+    """The stat's version for its newest dataset and `settings`, trained (stored, registered as
+    a candidate) or found stored: (version, manifest, reused, dataset manifest, splits). A combo
+    with `combos_from_parts` is the sum of its parts' versions for the same rows, each part
+    trained here if it is not stored yet (as its own run would train it)."""
+    dataset = _dataset(stat, lake)
+    splits = lake.read_dataset(stat, dataset["version"])
+    if settings.combos_from_parts and stat in PART_TARGETS:
+        parts = {}
+        for part in PART_TARGETS[stat]:
+            theirs = _dataset(part, lake)
+            if (theirs["dates"], theirs["rows"]) != (dataset["dates"], dataset["rows"]):
+                raise dg.Failure(
+                    f"{stat} is built from {' + '.join(PART_TARGETS[stat])}, whose models must "
+                    f"learn from the same rows, but {part} dataset {theirs['version']} "
+                    f"({theirs['dates']}) and {stat} dataset {dataset['version']} "
+                    f"({dataset['dates']}) differ: rebuild the training datasets together"
+                )
+            _, parts[part], _, _, _ = train_or_reuse(part, settings, lake, model_store, registry,
+                                                     log)  # fmt: skip
+        version = combo_version(stat, dataset["version"],
+                                {p: m["version"] for p, m in parts.items()})  # fmt: skip
+        manifest = model_store.manifest(stat, version)
+        if manifest is not None:
+            log(f"{stat}: version {version} exists (same dataset and parts): reused")
+            return version, manifest, True, dataset, splits
+        loaded = {p: model_store.load(p, m["version"], "evaluation") for p, m in parts.items()}
+        created = now_utc()
+        manifest, metrics = compose_stat(
+            stat, splits, dataset["version"],
+            SumOfParts(stat=stat, version=version, fit="evaluation", parts=loaded),
+            parts, settings, created,
+        )  # fmt: skip
+        model_store.save_manifest(stat, version, manifest)
+        registry.record_metrics(metrics, created)
+        registry.register(manifest, "evaluation", created, metrics)
+        log(f"{stat}: {version} is {' + '.join(m['version'] for m in parts.values())}")
+        return version, manifest, False, dataset, splits
+
+    version, tuning = model_version(stat, dataset["version"], settings), None
+    manifest = model_store.manifest(stat, version)
+    if manifest is None:
+        # a retrain reuses production's tuned settings while they are recent (retune_days)
+        production = registry.production_version(stat)
+        tuning = reusable_tuning(
+            model_store.manifest(stat, production) if production else None,
+            pooled_features(splits["train"]),
+            settings,
+            now_utc(),
+        )
+        if tuning is not None:
+            version = model_version(stat, dataset["version"], settings, tuning)
+            manifest = model_store.manifest(stat, version)
+            log(
+                f"{stat}: reusing the settings {tuning.version} tuned at {tuning.tuned_at} "
+                f"(retune_days {settings.retune_days})"
+            )
+    if manifest is not None and model_store.has_fit(stat, version, "evaluation"):
+        log(f"{stat}: version {version} exists (same dataset and settings): reused")
+        return version, manifest, True, dataset, splits
+    trained = train_stat(stat, splits, dataset["version"], settings, log=log, tuning=tuning)
+    created = now_utc()
+    manifest = manifest_of(trained, created)
+    model_store.save_fit(evaluation_model(trained))
+    model_store.save_manifest(stat, version, manifest)
+    registry.record_metrics(trained.metrics, created)
+    registry.register(manifest, "evaluation", created, trained.metrics)
+    return version, manifest, False, dataset, splits
+
+
 @dg.asset(
     metadata=warehouse_table_metadata(MODEL_REGISTRY, MODEL_METRICS, MODEL_STAGE_HISTORY),
     partitions_def=target_partitions,
@@ -145,7 +277,8 @@ def _production_comparison(
     # no duckdb pool: a training takes minutes and would hold the warehouse's one slot against
     # the daily ingest all that time; its warehouse writes are short transactions at the end
     # that wait for the file (WarehouseResource retries while another writer holds it)
-    deps=[training_datasets],
+    # a combo built from its parts reads their datasets too (their models learn from them)
+    deps=[dg.AssetDep(training_datasets, partition_mapping=WITH_PARTS)],
     # a refusal fails the WARN check promotion_gate, the run succeeds (what runs after it in the
     # same run, calibration and backtests, uses production as it was)
     check_specs=check_specs("player_models", partitions_def=target_partitions),
@@ -161,50 +294,10 @@ def player_models(
     """Per stat: a pooled model and per-player champions, measured against naive baselines."""
     stat = context.partition_key
     settings = config.settings()
-    dataset = lake.read_manifest(stat)
-    if dataset is None:
-        raise dg.Failure(f"no training dataset for {stat}: materialize training_datasets first")
-    empty = [s for s, n in dataset["rows"].items() if n == 0]
-    if empty:
-        raise dg.Failure(
-            f"{stat} dataset {dataset['version']} has no {' or '.join(empty)} rows: too few game "
-            "dates to choose and measure models; ingest more days and rebuild the datasets"
-        )
-    splits = lake.read_dataset(stat, dataset["version"])
     started = time.monotonic()
-    version, tuning = model_version(stat, dataset["version"], settings), None
-    manifest = model_store.manifest(stat, version)
-    if manifest is None:
-        # a retrain reuses production's tuned settings while they are recent (retune_days)
-        production = registry.production_version(stat)
-        tuning = reusable_tuning(
-            model_store.manifest(stat, production) if production else None,
-            pooled_features(splits["train"]),
-            settings,
-            now_utc(),
-        )
-        if tuning is not None:
-            version = model_version(stat, dataset["version"], settings, tuning)
-            manifest = model_store.manifest(stat, version)
-            context.log.info(
-                f"{stat}: reusing the settings {tuning.version} tuned at {tuning.tuned_at} "
-                f"(retune_days {settings.retune_days})"
-            )
-
-    if manifest is not None and model_store.has_fit(stat, version, "evaluation"):
-        context.log.info(f"{stat}: version {version} exists (same dataset and settings): reused")
-        reused = True
-    else:
-        reused = False
-        trained = train_stat(
-            stat, splits, dataset["version"], settings, log=context.log.info, tuning=tuning
-        )
-        created = now_utc()
-        manifest = manifest_of(trained, created)
-        model_store.save_fit(evaluation_model(trained))
-        model_store.save_manifest(stat, version, manifest)
-        registry.record_metrics(trained.metrics, created)
-        registry.register(manifest, "evaluation", created, trained.metrics)
+    version, manifest, reused, dataset, splits = train_or_reuse(
+        stat, settings, lake, model_store, registry, context.log.info
+    )
     train_seconds = time.monotonic() - started
 
     test_summary = {r["kind"]: r for r in manifest["summary"]["test"]}
@@ -233,15 +326,12 @@ def player_models(
     refit_seconds = 0.0
     if decision.passed and production != version:
         manifest, refit_seconds = registry.ensure_production_fit(
-            stat, version, splits, settings.n_jobs
+            stat, version, lake.read_dataset, settings.n_jobs
         )
         registry.promote(stat, version, decision.reason, expected=production)
     stage = registry.stage(stat, version)
     context.log.info(f"{stat} {version}: {decision.reason}")
 
-    champions = pl.Series("kind", list(manifest["champions"].values()), dtype=pl.String)
-    counts = champions.value_counts().sort("count", descending=True)
-    importance = pl.DataFrame(manifest["importance"]).head(15)
     return dg.MaterializeResult(
         metadata={
             "version": version,
@@ -252,21 +342,9 @@ def player_models(
             "training_seconds": round(train_seconds, 1),
             "production_refit_seconds": round(refit_seconds, 1),
             **_headline(manifest),
-            "players_with_candidates": len(manifest["champions"]),
-            "players_with_own_champion": int((champions != "pooled").sum()),
             "test_champion_vs_baselines": table_value(_summary_frame(manifest, "test")),
             "validation_champion_vs_baselines": table_value(_summary_frame(manifest, "val")),
-            "champions_by_kind": table_value(counts),
-            "pooled_feature_importance": table_value(
-                importance.with_columns(pl.col(pl.Float64).round(4)), max_rows=15
-            ),
-            "tuned_by": manifest.get("tuned", {}).get("version", version),
-            "tuned_at": manifest.get("tuned", {}).get("at") or "",
-            "tuning_reused": bool(manifest.get("tuned", {}).get("reused", False)),
-            "pooled_params": manifest["pooled_params"],
-            "pooled_rounds": manifest["pooled_rounds"],
-            "player_params": manifest["player_params"],
-            "optuna_trials": dg.MetadataValue.json(manifest["tuning"]),
+            **_model_details(manifest, version),
             "model_path": dg.MetadataValue.path(str(model_store.version_dir(stat, version))),
         },
         check_results=[

@@ -35,6 +35,12 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "RA": ("reb", "ast"),
     "STL_BLK": ("stl", "blk"),
 }
+# a combo's parts as targets (PRA: PTS, REB, AST); a single stat has none
+PART_TARGETS: dict[str, tuple[str, ...]] = {
+    target: tuple(next(t for t, p in TARGETS.items() if p == (part,)) for part in parts)
+    for target, parts in TARGETS.items()
+    if len(parts) > 1
+}
 SPLIT_FRACTIONS = (0.70, 0.15, 0.15)
 SPLITS = ("train", "val", "test")
 FORMAT_VERSION = 1  # bump when the dataset layout changes, so versions change with it

@@ -113,6 +113,9 @@ class TrainingSettings:
     # tuned settings older than this many days are tuned again (0: tune every training); younger
     # ones, tuned with the same trials on the same features, are reused (`reusable_tuning`)
     retune_days: int = 28
+    # a combo (PRA, PR, PA, RA, STL_BLK) is the sum of its parts' models, trained once for the
+    # single stats, instead of models of its own (`core.registry.SumOfParts`)
+    combos_from_parts: bool = True
     n_jobs: int = 2
 
     def as_dict(self) -> dict[str, Any]:
@@ -168,13 +171,16 @@ def model_version(
     stat: str, dataset_version: str, settings: TrainingSettings, tuning: Tuning | None = None
 ) -> str:
     """Same dataset, settings and tuning, same version (n_jobs and retune_days do not change
-    results; reused tuned settings do)."""
+    results, and combos_from_parts only decides whether a combo gets a version of this kind;
+    reused tuned settings do change results)."""
     payload = {
         "format": FORMAT_VERSION,
         "stat": stat,
         "dataset": dataset_version,
         "settings": {
-            k: v for k, v in settings.as_dict().items() if k not in ("n_jobs", "retune_days")
+            k: v
+            for k, v in settings.as_dict().items()
+            if k not in ("n_jobs", "retune_days", "combos_from_parts")
         },
         "player_features": PLAYER_FEATURES,
     }
@@ -632,7 +638,7 @@ def clearly_better(pred: np.ndarray, reference: np.ndarray, actual: np.ndarray, 
     return bool(gain.mean() > z * se)
 
 
-def _metric_rows(
+def metric_rows(
     stat: str, scope: str, split: str, actual: np.ndarray, preds: dict[str, np.ndarray]
 ) -> list[dict]:
     base = {k: error_metrics(preds[k], actual) for k in BASELINES if k in preds}
@@ -744,7 +750,7 @@ def train_stat(
     champions: dict[int, str] = {}
     player_models: dict[int, Any] = {}
     player_rounds: dict[int, int] = {}
-    metric_rows: list[dict] = []
+    measured: list[dict] = []
     for p in eligible:
         vi, ti = va_g.get(p, empty), te_g.get(p, empty)
         result = results.get(p)
@@ -774,16 +780,16 @@ def train_stat(
                 "champion": champ_p,
                 **{b: v[idx] for b, v in base[split].items()},
             }
-            metric_rows += _metric_rows(stat, str(p), split, full_actual[idx], all_preds)
+            measured += metric_rows(stat, str(p), split, full_actual[idx], all_preds)
 
     for split, actual, pooled_p, champ_p in (
         ("val", yv, pooled_val, champ_val),
         ("test", yt, pooled_test, champ_test),
     ):
         preds = {"champion": champ_p, POOLED: pooled_p, **base[split]}
-        metric_rows += _metric_rows(stat, "all", split, actual, preds)
+        measured += metric_rows(stat, "all", split, actual, preds)
 
-    metrics = pl.DataFrame(metric_rows).with_columns(
+    metrics = pl.DataFrame(measured).with_columns(
         pl.col("rows").cast(pl.Int64), pl.lit(version).alias("version")
     )
     predictions = {

@@ -4,10 +4,16 @@ A *model version* of a stat is the set its training run produced: the pooled mod
 player's champion. It has two fits under the same version: the evaluation fit (training split
 only: what the metrics measure) and the production fit (every row through the latest game,
 with the settings the evaluation fit chose: what serves).
+
+A combo's version (PRA, PR, PA, RA, STL_BLK, with `combos_from_parts`) is the sum of versions of
+its parts trained on the same rows: it fits nothing of its own, its fits are its parts' fits,
+and it is measured, gated and promoted on its own rows like any version.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,11 +22,18 @@ import numpy as np
 import polars as pl
 import xgboost as xgb
 
+from statmuse_pipelines.core.datasets import PART_TARGETS, with_target_features
+from statmuse_pipelines.core.features import KEYS
 from statmuse_pipelines.core.models import (
+    BASELINES,
+    FORMAT_VERSION,
     PLAYER_FEATURES,
     POOLED,
     TrainedStat,
+    TrainingSettings,
     design_matrix,
+    metric_rows,
+    pooled_features,
     refit_player_kind,
 )
 
@@ -54,6 +67,107 @@ class ServingModel:
         """Which model serves each row: 'pooled' or 'player'."""
         own = frame["player_id"].is_in(list(self.player_models))
         return pl.select(pl.when(own).then(pl.lit("player")).otherwise(pl.lit(POOLED))).to_series()
+
+
+SUM_OF_PARTS = "sum_of_parts"  # the `kind` of a combo version's manifest
+
+
+@dataclass
+class SumOfParts:
+    """A combo's model: the sum of its parts' models (PRA = PTS + REB + AST), each part reading
+    its own `target_*` features (a combo's rows carry every single stat's history). The mean of
+    a sum is the sum of the means; the combo's spread is fit on the combo's own outcomes."""
+
+    stat: str
+    version: str
+    fit: str
+    parts: dict[str, ServingModel]
+
+    def predict(self, frame: pl.DataFrame) -> np.ndarray:
+        return sum(m.predict(with_target_features(frame, part)) for part, m in self.parts.items())
+
+    def pooled_predict(self, frame: pl.DataFrame) -> np.ndarray:
+        """The sum of the parts' pooled models alone (what the combo's `pooled` row measures)."""
+        return sum(
+            m.pooled.predict(design_matrix(with_target_features(frame, part), m.features))
+            for part, m in self.parts.items()
+        )
+
+
+def is_sum_of_parts(manifest: dict[str, Any] | None) -> bool:
+    return bool(manifest) and manifest.get("kind") == SUM_OF_PARTS
+
+
+def combo_version(stat: str, dataset_version: str, parts: dict[str, str]) -> str:
+    """Same combo dataset and the same part versions, same version."""
+    payload = {"format": FORMAT_VERSION, "kind": SUM_OF_PARTS, "stat": stat,
+               "dataset": dataset_version, "parts": parts}  # fmt: skip
+    digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:10]
+    return f"{stat.lower()}-{digest}"
+
+
+def compose_stat(
+    stat: str,
+    splits: dict[str, pl.DataFrame],
+    dataset_version: str,
+    model: SumOfParts,
+    part_manifests: dict[str, dict[str, Any]],
+    settings: TrainingSettings,
+    created_at: str,
+) -> tuple[dict[str, Any], pl.DataFrame]:
+    """A combo's version from its parts' evaluation fits (`model`): its manifest and metrics,
+    measured on the combo's own validation and test rows against its own naive baselines (the
+    parts were fit on the same training rows: the caller checks the datasets match)."""
+    if set(model.parts) != set(PART_TARGETS[stat]):
+        raise ValueError(
+            f"{stat} is {' + '.join(PART_TARGETS[stat])}, not {' + '.join(model.parts)}"
+        )
+    rows, predictions = [], {}
+    for split in ("val", "test"):
+        frame = splits[split]
+        actual = frame["target"].to_numpy()
+        champion, pooled = model.predict(frame), model.pooled_predict(frame)
+        base = {b: frame[c].to_numpy() for b, c in BASELINES.items()}
+        rows += metric_rows(stat, "all", split, actual, {"champion": champion, POOLED: pooled,
+                                                          **base})  # fmt: skip
+        predictions[split] = frame.select(*KEYS, "target", *BASELINES.values()).with_columns(
+            pl.Series("champion", champion), pl.Series("pooled", pooled)
+        )
+    metrics = pl.DataFrame(rows).with_columns(
+        pl.col("rows").cast(pl.Int64), pl.lit(model.version).alias("version")
+    )
+    summary = {
+        split: metrics.filter(pl.col("split") == split)
+        .select("kind", "rows", "mae", "rmse", "bias", "mae_vs_best_baseline")
+        .sort("mae")
+        .to_dicts()
+        for split in ("val", "test")
+    }
+    own = {p: sum(1 for k in m["champions"].values() if k != POOLED)
+           for p, m in part_manifests.items()}  # fmt: skip
+    manifest = {
+        "stat": stat,
+        "version": model.version,
+        "kind": SUM_OF_PARTS,
+        "dataset_version": dataset_version,
+        "created_at": created_at,
+        "settings": settings.as_dict(),
+        "features": pooled_features(splits["train"]),
+        "parts": {
+            p: {
+                "version": m["version"],
+                "dataset_version": m["dataset_version"],
+                "players_with_own_champion": own[p],
+            }
+            for p, m in part_manifests.items()
+        },
+        "champions": {},
+        "summary": summary,
+        "importance": [],
+        "tuning": {},
+        "fits": ["evaluation"],
+    }
+    return manifest, metrics
 
 
 def evaluation_model(trained: TrainedStat) -> ServingModel:

@@ -7,7 +7,9 @@ Files, in native formats, under $STATMUSE_HOME/models:
     <STAT>/<version>/<fit>/players_xgb/<id>.json     players whose champion is XGBoost
     <STAT>/<version>/<fit>/players.joblib            other per-player champions (scikit-learn)
 
-<fit> is `evaluation` (training split only) or `production` (every row, same settings).
+<fit> is `evaluation` (training split only) or `production` (every row, same settings). A
+combo's version built from its parts (`SumOfParts`) has a manifest and no files of its own: its
+fits are its parts' fits, named in the manifest.
 The registry (`model_registry`, `model_stage_history`, `model_metrics` in the warehouse) says
 which version of each stat is production; promotion and rollback are registry operations.
 """
@@ -20,6 +22,7 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,11 +35,18 @@ import xgboost as xgb
 from pydantic import Field
 
 from statmuse_pipelines.core.models import POOLED
-from statmuse_pipelines.core.registry import ServingModel, refit_production
+from statmuse_pipelines.core.registry import (
+    ServingModel,
+    SumOfParts,
+    is_sum_of_parts,
+    refit_production,
+)
 from statmuse_pipelines.core.schemas import MODEL_METRICS, MODEL_REGISTRY, MODEL_STAGE_HISTORY
 from statmuse_pipelines.resources.warehouse import WarehouseResource
 
 FITS = ("evaluation", "production")
+# (stat, dataset version) -> its train, val and test frames (LakeResource.read_dataset)
+SplitsReader = Callable[[str, str], dict[str, pl.DataFrame]]
 
 
 def now_utc() -> str:
@@ -60,6 +70,9 @@ class ModelStoreResource(dg.ConfigurableResource):
         return json.loads(path.read_text()) if path.exists() else None
 
     def has_fit(self, stat: str, version: str, fit: str) -> bool:
+        manifest = self.manifest(stat, version)
+        if is_sum_of_parts(manifest):
+            return all(self.has_fit(p, m["version"], fit) for p, m in manifest["parts"].items())
         return (self.version_dir(stat, version) / fit / "pooled.json").exists()
 
     def save_manifest(self, stat: str, version: str, manifest: dict[str, Any]) -> None:
@@ -94,7 +107,11 @@ class ModelStoreResource(dg.ConfigurableResource):
             raise
         return final
 
-    def load(self, stat: str, version: str, fit: str = "production") -> ServingModel:
+    def load(self, stat: str, version: str, fit: str = "production") -> ServingModel | SumOfParts:
+        manifest = self.manifest(stat, version)
+        if is_sum_of_parts(manifest):
+            parts = {p: self.load(p, m["version"], fit) for p, m in manifest["parts"].items()}
+            return SumOfParts(stat=stat, version=version, fit=fit, parts=parts)
         folder = self.version_dir(stat, version) / fit
         if not (folder / "pooled.json").exists():
             raise RegistryError(f"{stat} {version} has no {fit} fit in {folder.parent}")
@@ -129,19 +146,26 @@ class ModelRegistry(dg.ConfigurableResource):
     # --- promotion -------------------------------------------------------------------------
 
     def ensure_production_fit(
-        self, stat: str, version: str, splits: dict[str, pl.DataFrame], n_jobs: int = 2
+        self, stat: str, version: str, read_splits: SplitsReader, n_jobs: int = 2
     ) -> tuple[dict[str, Any], float]:
-        """`version` refit for production on every row of its dataset (`splits`) with the
-        settings its evaluation fit chose, registered under the same version; nothing to do when
-        that fit exists. Returns the manifest and the seconds the refit took (0 without one)."""
+        """`version` refit for production on every row of its dataset (`read_splits(stat,
+        dataset_version)`) with the settings its evaluation fit chose, registered under the same
+        version; nothing to do when that fit exists. A combo built from its parts has its parts'
+        production fits made (each part a version of its own, refit on its own rows). Returns
+        the manifest and the seconds the refit took (0 without one)."""
         manifest = self.store.manifest(stat, version)
         if manifest is None:
             raise RegistryError(f"no {stat} version {version}: see `statmuse models list`")
-        if self.store.has_fit(stat, version, "production"):
+        if self.store.has_fit(stat, version, "production") and "production" in manifest["fits"]:
             return manifest, 0.0
         t0 = time.monotonic()
+        if is_sum_of_parts(manifest):
+            for part, m in manifest["parts"].items():
+                self.ensure_production_fit(part, m["version"], read_splits, n_jobs)
+        splits = read_splits(stat, manifest["dataset_version"])
         rows = pl.concat([splits["train"], splits["val"], splits["test"]])
-        self.store.save_fit(refit_production(manifest, rows, n_jobs))
+        if not self.store.has_fit(stat, version, "production"):
+            self.store.save_fit(refit_production(manifest, rows, n_jobs))
         manifest["fits"] = ["evaluation", "production"]
         manifest["production_rows"] = rows.height
         self.store.save_manifest(stat, version, manifest)
@@ -177,6 +201,9 @@ class ModelRegistry(dg.ConfigurableResource):
             "stage": stage,
             "created_at": created_at,
         }
+        if is_sum_of_parts(manifest):
+            self._register_rows(existing, _part_rows(manifest, base, self.store, fit), created_at)
+            return
         pooled_params = {**manifest["pooled_params"], "n_estimators": manifest["pooled_rounds"]}
         rows = [
             {
@@ -223,6 +250,10 @@ class ModelRegistry(dg.ConfigurableResource):
                     "path": str(path),
                 }
             )
+        self._register_rows(existing, rows, created_at)
+
+    def _register_rows(self, existing: str | None, rows: list[dict], created_at: str) -> None:
+        stat, version = rows[0]["stat"], rows[0]["version"]
         self.warehouse.upsert(MODEL_REGISTRY, pl.DataFrame(rows, schema=MODEL_REGISTRY.schema))
         history = (
             []
@@ -280,8 +311,9 @@ class ModelRegistry(dg.ConfigurableResource):
             SELECT r.stat, r.version, any_value(r.stage) AS stage,
                    any_value(r.dataset_version) AS dataset_version,
                    min(r.created_at) AS created_at,
-                   count(DISTINCT CASE WHEN r.scope <> 'pooled' AND r.kind <> 'pooled'
+                   count(DISTINCT CASE WHEN r.scope <> 'pooled' AND r.kind NOT IN ('pooled', 'part')
                                        THEN r.scope END) AS own_models,
+                   bool_or(r.kind = 'part') AS from_parts,
                    string_agg(DISTINCT r.fit, ',' ORDER BY r.fit) AS fits
             FROM model_registry r {where}
             GROUP BY r.stat, r.version
@@ -380,6 +412,23 @@ class ModelRegistry(dg.ConfigurableResource):
         )
         self.warehouse.execute(statements)
         return current, previous
+
+
+def _part_rows(manifest: dict, base: dict, store: ModelStoreResource, fit: str) -> list[dict]:
+    """A combo built from its parts: a registry row per part, naming the part's version (whose
+    own rows hold its pooled model and champions) and where its fit is."""
+    return [
+        {
+            **base,
+            "model_id": f"{manifest['version']}/{part}",
+            "scope": part,
+            "kind": "part",
+            "params": json.dumps({"version": m["version"]}),
+            "metrics": json.dumps({}),
+            "path": str(store.version_dir(part, m["version"]) / fit),
+        }
+        for part, m in manifest["parts"].items()
+    ]
 
 
 def _changed(stat: str, expected, now) -> str:
