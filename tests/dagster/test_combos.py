@@ -22,7 +22,9 @@ from tests.dagster.helpers import QUIET
 
 SMALL = {"min_games": 40, "max_players": 3, "pooled_trials": 0, "player_trials": 0,
          "stacking_folds": 2}  # fmt: skip
-WALK = {"ops": {"walk_forward_predictions": {"config": {"warmup_dates": 20}}}}
+# the last three weeks, a warm-up fold and one refit per part: enough to sum means fold by fold
+WALK = {"ops": {"walk_forward_predictions": {"config": {"warmup_dates": 20,
+                                                         "start": "2025-11-24"}}}}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
