@@ -820,10 +820,17 @@ PRODUCTION_MODELS = View(
     select="""
 WITH versions AS (
     SELECT stat, version, any_value(dataset_version) AS dataset_version,
-           min(created_at) AS trained_at,
-           count(DISTINCT CASE WHEN scope <> 'pooled' AND kind <> 'pooled' THEN scope END)
-               AS own_models
+           min(created_at) AS trained_at
     FROM model_registry WHERE stage = 'production' GROUP BY stat, version
+), parts AS (  -- a combo built from its parts: the versions of its parts
+    SELECT DISTINCT version, json_extract_string(params, '$.version') AS part_version
+    FROM model_registry WHERE stage = 'production' AND kind = 'part'
+), owners AS (  -- players with a model of their own, in the version or in a combo's parts
+    SELECT v.version, count(DISTINCT r.scope) AS own_models
+    FROM versions v LEFT JOIN parts p ON p.version = v.version
+    LEFT JOIN model_registry r ON r.version = coalesce(p.part_version, v.version)
+        AND r.scope <> 'pooled' AND r.kind NOT IN ('pooled', 'part')
+    GROUP BY v.version
 ), promoted AS (
     SELECT stat, version, max(changed_at) AS promoted_at
     FROM model_stage_history WHERE to_stage = 'production' GROUP BY stat, version
@@ -834,8 +841,9 @@ WITH versions AS (
 )
 SELECT v.stat, v.version, v.dataset_version, v.trained_at, p.promoted_at, e.test_mae,
        e.best_baseline_mae, e.test_mae / e.best_baseline_mae - 1 AS vs_best_baseline,
-       v.own_models
+       o.own_models
 FROM versions v
+JOIN owners o ON o.version = v.version
 LEFT JOIN promoted p ON p.stat = v.stat AND p.version = v.version
 LEFT JOIN errors e ON e.version = v.version
 ORDER BY v.stat""",
@@ -848,7 +856,11 @@ ORDER BY v.stat""",
         ("test_mae", "test MAE of the champion set (each player's champion, pooled for the rest)"),
         ("best_baseline_mae", "test MAE of the best naive baseline on the same rows"),
         ("vs_best_baseline", "test_mae / best_baseline_mae - 1 (below 0: better than naive)"),
-        ("own_models", "players served by their own model rather than the pooled one"),
+        (
+            "own_models",
+            "players served by their own model rather than the pooled one (a combo "
+            "built from its parts: by their own model in any of its parts)",
+        ),
     ),
     tables=("model_registry", "model_stage_history", "model_metrics"),
 )

@@ -407,6 +407,12 @@ def test_production_models_are_one_row_per_stat_from_the_registry(tmp_path):
                 model("pts-2", "103", "xgb", "production", "production", "11-01T09:00"),
                 model("pts-1", "pooled", "xgb_pooled", "evaluation", "archived", "10-01T08:00"),
                 model("reb-1", "pooled", "xgb_pooled", "evaluation", "production", "10-15T08:00"),
+                model("reb-1", "104", "elasticnet", "evaluation", "production", "10-15T08:30"),
+                # a combo built from its parts: its own players are its parts' (101, 103, 104)
+                {**model("pr-1", "PTS", "part", "evaluation", "production", "11-02T08:00"),
+                 "params": '{"version": "pts-2"}'},
+                {**model("pr-1", "REB", "part", "evaluation", "production", "11-02T08:00"),
+                 "params": '{"version": "reb-1"}'},
             ],
         ),
     )  # fmt: skip
@@ -421,6 +427,7 @@ def test_production_models_are_one_row_per_stat_from_the_registry(tmp_path):
                 change("pts-2", "archived", "11-10T00:00"),
                 change("pts-2", "production", "11-12T07:00"),  # rolled forward again
                 change("reb-1", "production", "10-16T00:00"),
+                change("pr-1", "production", "11-02T09:00"),
             ],
         ),
     )
@@ -438,17 +445,20 @@ def test_production_models_are_one_row_per_stat_from_the_registry(tmp_path):
                 mae("pts-1", "all", "champion", "test", 9.9),
                 mae("reb-1", "all", "champion", "test", 2.0),
                 mae("reb-1", "all", "baseline_season", "test", 2.5),
+                mae("pr-1", "all", "champion", "test", 6.0),
+                mae("pr-1", "all", "baseline_last10", "test", 6.5),
             ],
         ),
     )
     models = wh.query("SELECT * FROM production_models")
     expected = pl.DataFrame(
-        {"stat": ["PTS", "REB"], "version": ["pts-2", "reb-1"],
-         "dataset_version": ["ds-pts-2", "ds-reb-1"],
-         "trained_at": [utc(11, 1, 8), utc(10, 15, 8)],
-         "promoted_at": [utc(11, 12, 7), utc(10, 16)],
-         "test_mae": [4.0, 2.0], "best_baseline_mae": [4.8, 2.5],
-         "vs_best_baseline": [4.0 / 4.8 - 1, 2.0 / 2.5 - 1], "own_models": [2, 0]},
+        {"stat": ["PR", "PTS", "REB"], "version": ["pr-1", "pts-2", "reb-1"],
+         "dataset_version": ["ds-pr-1", "ds-pts-2", "ds-reb-1"],
+         "trained_at": [utc(11, 2, 8), utc(11, 1, 8), utc(10, 15, 8)],
+         "promoted_at": [utc(11, 2, 9), utc(11, 12, 7), utc(10, 16)],
+         "test_mae": [6.0, 4.0, 2.0], "best_baseline_mae": [6.5, 4.8, 2.5],
+         "vs_best_baseline": [6.0 / 6.5 - 1, 4.0 / 4.8 - 1, 2.0 / 2.5 - 1],
+         "own_models": [3, 2, 1]},
         schema_overrides={"trained_at": pl.Datetime("us", "UTC"),
                           "promoted_at": pl.Datetime("us", "UTC")},
     )  # fmt: skip
