@@ -95,6 +95,13 @@ def add_partition_metadata(
         context.add_asset_metadata(meta, partition_key=day.isoformat())
 
 
+def add_preview(context: dg.AssetExecutionContext, days: Sequence[date], frame: pl.DataFrame):
+    """The run's first rows as a table, on its last date's materialization only (the one the
+    asset's page shows). A range run records one event per date: a preview on each of them made
+    a season's backfill serialize ~1,800 tables (one season's run: 12.0 s with them, 10.1 s)."""
+    context.add_asset_metadata({"preview": table_value(frame)}, partition_key=days[-1].isoformat())
+
+
 def check_specs(asset: str, **kwargs) -> list[dg.AssetCheckSpec]:
     """The check specs of `asset` from core.checks.ASSET_CHECKS (ERROR checks block)."""
     return [

@@ -7,13 +7,13 @@ import polars as pl
 
 from statmuse_pipelines.assets._common import (
     add_partition_metadata,
+    add_preview,
     check_results,
     check_specs,
     range_metadata,
     read_feature_window,
     stop_if_blocked,
     store_days,
-    table_value,
     warehouse_table_metadata,
 )
 from statmuse_pipelines.assets.normalize import player_game_stats, team_game_stats
@@ -67,6 +67,7 @@ def player_features(
     if not current.passed:
         context.log.warning(current.description)
     add_partition_metadata(context, features, days, "game_date", "game_id")
+    add_preview(context, days, features.select(_PREVIEW).with_columns(pl.col(pl.Float32).round(2)))
     context.log.info(
         f"player_features: {features.height:,} rows x {len(feature_names())} features; "
         f"history from {window.start} ({window.days_stored} of {window.days_in_window} days "
@@ -82,9 +83,6 @@ def player_features(
             "earlier_days_counted_for_career_games": window.earlier_days,
             "lake_path": dg.MetadataValue.path(str(lake.path("player_features", days[0]).parent)),
             "warehouse_table": "player_features",
-            "preview": table_value(
-                features.select(_PREVIEW).with_columns(pl.col(pl.Float32).round(2))
-            ),
         },
         check_results=check_results("player_features", [*outcomes, current]),
     )

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from statmuse_pipelines.assets._common import (
     add_partition_metadata,
+    add_preview,
     check_result,
     check_specs,
     range_metadata,
@@ -95,6 +96,7 @@ def _ingest(
         f"from {game_logs.describe()} in {time.monotonic() - started:.1f}s"
     )
     add_partition_metadata(context, frame, days, "GAME_DATE", "GAME_ID")
+    add_preview(context, days, frame.sort("GAME_ID") if frame.height else frame)
     check = check_result(
         EMPTIED_CHECK,
         passed=not kept,
@@ -115,7 +117,6 @@ def _ingest(
             "run_games": games,
             "source": game_logs.describe(),
             "lake_path": dg.MetadataValue.path(str(lake.path(table, days[0]).parent)),
-            "preview": table_value(frame.sort("GAME_ID") if frame.height else frame),
         },
     )
 

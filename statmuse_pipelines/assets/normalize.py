@@ -8,13 +8,13 @@ import polars as pl
 from statmuse_pipelines.assets._common import (
     accept_raw,
     add_partition_metadata,
+    add_preview,
     check_results,
     check_specs,
     range_metadata,
     reject_raw,
     stop_if_raw_rejected,
     store_days,
-    table_value,
     warehouse_table_metadata,
 )
 from statmuse_pipelines.assets.ingest import raw_player_game_logs, raw_team_game_logs
@@ -38,7 +38,6 @@ def _metadata(frame: pl.DataFrame, days, counts, lake: LakeResource, table: str)
         "seasons": ", ".join(seasons) or "none",
         "lake_path": dg.MetadataValue.path(str(lake.path(table, days[0]).parent)),
         "warehouse_table": table,
-        "preview": table_value(frame),
     }
 
 
@@ -72,6 +71,7 @@ def player_game_stats(
     add_partition_metadata(
         context, frame, days, "game_date", "game_id", {"players": pl.col("player_id").n_unique()}
     )
+    add_preview(context, days, frame)
     meta = _metadata(frame, days, counts, lake, "player_game_stats")
     meta["run_players"] = frame["player_id"].n_unique() if frame.height else 0
     yield dg.MaterializeResult(
@@ -103,6 +103,7 @@ def team_game_stats(
     add_partition_metadata(
         context, frame, days, "game_date", "game_id", {"mean_pace": pl.col("pace").mean().round(2)}
     )
+    add_preview(context, days, frame)
     meta = _metadata(frame, days, counts, lake, "team_game_stats")
     if frame.height:
         meta["run_mean_pace"] = round(float(frame["pace"].mean()), 2)

@@ -61,6 +61,12 @@ def test_a_range_is_one_run_writing_one_file_per_day(settings):
     preview = meta["preview"]  # a table the UI lays out, not markdown
     assert "game_id" in [c.name for c in preview.schema.columns]
     assert len(preview.records) == min(10, stats.height)
+    # the run's preview is on its last date's event only (one per date would be serialized
+    # hundreds of times in a season's run)
+    for asset in ("raw_player_game_logs", "player_game_stats", "player_features"):
+        with_preview = [m.partition for m in result.asset_materializations_for_node(asset)
+                        if "preview" in m.metadata]  # fmt: skip
+        assert with_preview == [LAST.isoformat()], asset
     # each partition's event carries its own counts
     for day in DAYS:
         rows = stats.filter(pl.col("game_date") == day)
