@@ -18,7 +18,7 @@ from statmuse_pipelines.assets.features import player_features
 from statmuse_pipelines.assets.normalize import player_game_stats
 from statmuse_pipelines.core import checks
 from statmuse_pipelines.core.checks import CheckOutcome
-from statmuse_pipelines.core.datasets import PART_TARGETS, TARGETS, as_date, build_dataset
+from statmuse_pipelines.core.datasets import PART_TARGETS, TARGETS, as_date, build_datasets
 from statmuse_pipelines.core.schemas import DATASETS, PLAYER_GAME_STATS
 from statmuse_pipelines.partitions import ONE_STAT_PER_RUN
 from statmuse_pipelines.resources.lake import LakeResource
@@ -103,7 +103,7 @@ def training_datasets(
     outcomes = lake.read_days("player_game_stats", days, PLAYER_GAME_STATS.schema, outcomes_cols)
     now = datetime.now(UTC).replace(microsecond=0).isoformat()
     source = f"{game_logs.describe()}; player_features {days[0]}..{days[-1]}"
-    built = {t: build_dataset(features, outcomes, t, source, now) for t in targets}
+    built = build_datasets(features, outcomes, targets, source, now)
     per_check: dict[str, dict[str, CheckOutcome]] = {n: {} for n in checks.DATASET_CHECK_NAMES}
     for t, ds in built.items():
         for o in checks.dataset_checks(ds):

@@ -147,23 +147,53 @@ def build_dataset(
 
     features: player_features rows; outcomes: player_game_stats rows of the same games.
     """
-    if target not in TARGETS:
-        raise ValueError(f"unknown target {target!r}; one of {', '.join(TARGETS)}")
+    return build_datasets(features, outcomes, [target], source, created_at, fractions)[target]
+
+
+def build_datasets(
+    features: pl.DataFrame,
+    outcomes: pl.DataFrame,
+    targets: list[str],
+    source: str,
+    created_at: str,
+    fractions: tuple[float, float, float] = SPLIT_FRACTIONS,
+) -> dict[str, Dataset]:
+    """The datasets of `targets` (see `build_dataset`). Every target has the same rows and the
+    same split, so the features are joined with the outcomes, ordered and split once (the nine
+    real seasons: that was half of each target's 1.5 s); each target then takes its columns."""
+    unknown = [t for t in targets if t not in TARGETS]
+    if unknown:
+        raise ValueError(f"unknown target {unknown[0]!r}; one of {', '.join(TARGETS)}")
+    stats = sorted({p for t in targets for p in TARGETS[t]})
+    joined = features.join(
+        outcomes.select("player_id", "game_id", *(pl.col(p).alias(f"_outcome_{p}") for p in stats)),
+        on=["player_id", "game_id"],
+        how="inner",
+    ).sort("game_date", "game_id", "player_id")
+    split = dict(zip(SPLITS, split_by_date(joined, fractions), strict=True))
+    return {t: _dataset(t, split, source, created_at, fractions) for t in targets}
+
+
+def _dataset(
+    target: str,
+    joined: dict[str, pl.DataFrame],
+    source: str,
+    created_at: str,
+    fractions: tuple[float, float, float],
+) -> Dataset:
     parts = TARGETS[target]
-    y = outcomes.select(
-        "player_id",
-        "game_id",
-        pl.sum_horizontal(*(pl.col(p) for p in parts)).cast(pl.Float64).alias("target"),
-    )
-    frame = (
-        with_target_features(features, target)
-        .join(y, on=["player_id", "game_id"], how="inner")
-        .sort("game_date", "game_id", "player_id")
-    )
     names = feature_names() + target_feature_names(target)
     columns = [*KEYS, "target", *names]
-    frame = frame.select(columns)
-    train, val, test = split_by_date(frame, fractions)
+    train, val, test = (
+        with_target_features(joined[s], target)
+        .with_columns(
+            pl.sum_horizontal(*(pl.col(f"_outcome_{p}") for p in parts))
+            .cast(pl.Float64)
+            .alias("target")
+        )
+        .select(columns)
+        for s in SPLITS
+    )
     settings = {
         "format": FORMAT_VERSION,
         "target": target,

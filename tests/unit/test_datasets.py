@@ -8,6 +8,7 @@ from statmuse_pipelines.core.datasets import (
     TARGETS,
     Dataset,
     build_dataset,
+    build_datasets,
     split_by_date,
     target_feature_names,
 )
@@ -101,3 +102,21 @@ def test_dataset_checks_catch_overlap_duplicates_and_bad_targets(inputs):
     )
     outcomes = {o.name: o for o in checks.dataset_checks(negative)}
     assert not outcomes["target_present_and_non_negative"].passed
+
+
+def test_the_twelve_built_together_are_each_built_alone(inputs):
+    """One join, order and split for all targets gives every target the frames and version it
+    has built alone, row for row (shuffled inputs: the order comes from the build)."""
+    features, games = inputs
+    together = build_datasets(features.sample(fraction=1.0, shuffle=True, seed=3),
+                              games.sample(fraction=1.0, shuffle=True, seed=4),
+                              list(TARGETS), "s", "t")  # fmt: skip
+    for target in ("PTS", "FG3M", "PRA", "STL_BLK"):
+        alone = build_dataset(features, games, target, "s", "t")
+        assert together[target].version == alone.version
+        assert together[target].manifest == alone.manifest
+        for split, frame in alone.splits().items():
+            assert together[target].splits()[split].equals(frame), (target, split)
+    assert list(together) == list(TARGETS)
+    with pytest.raises(ValueError, match="unknown target 'XYZ'"):
+        build_datasets(features, games, ["PTS", "XYZ"], "s", "t")
