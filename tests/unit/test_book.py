@@ -114,6 +114,16 @@ def naive_bets(rows: pl.DataFrame) -> tuple[int, float, float]:
     return len(profit), float(profit.mean()), float(profit.std() / np.sqrt(len(profit)))
 
 
+def test_a_range_over_two_seasons_is_each_seasons_book_in_turn():
+    """Two seasons' books are replayed on both cores: the quotes are each season's own, in order."""
+    league = SyntheticLeague(7, (2024, 2025), today=date(2025, 10, 24))
+    start, end = date(2025, 4, 10), date(2025, 10, 23)
+    both = league.prop_lines(start, end)
+    each = [season_quotes(7, s, BookSettings(), league.today, league.pace_change, start, end)
+            for s in (2024, 2025)]  # fmt: skip
+    assert all(q.height for q in each) and both.equals(pl.concat(each))
+
+
 def test_quotes_have_the_real_schema_and_are_deterministic():
     league = SyntheticLeague(7, (2025,), today=date(2025, 10, 24))
     quotes = league.prop_lines(date(2025, 10, 21), date(2025, 10, 23))

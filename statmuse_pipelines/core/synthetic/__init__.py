@@ -86,12 +86,18 @@ class SyntheticLeague:
     def prop_lines(self, start: date, end: date, book: BookSettings | None = None) -> pl.DataFrame:
         """The simulated sportsbook's quotes (core.synthetic.book) for games from start to end:
         both snapshots for games before today, the morning one for today's, none later."""
-        frames = [
-            season_quotes(
-                self.seed, s, book or BookSettings(), self.today, self.pace_change, start, end
-            )
+        calls = [
+            (self.seed, s, book or BookSettings(), self.today, self.pace_change, start, end)
             for s in self._seasons_between(start, end)
         ]
+        if len(calls) > 1:
+            # each season's book is its own seeded replay (a full season ~13 s): on both cores
+            # at once, the same quotes (tested) in about half the time
+            from joblib import Parallel, delayed
+
+            frames = Parallel(n_jobs=2)(delayed(season_quotes)(*c) for c in calls)
+        else:
+            frames = [season_quotes(*c) for c in calls]
         return pl.concat(frames) if frames else pl.DataFrame(schema=LINE_COLUMNS)
 
     def line_dates(self) -> tuple[date, date] | None:
