@@ -191,6 +191,22 @@ def _dataset(stat: str, lake: LakeResource) -> dict:
     return dataset
 
 
+def _parts_on_other_rows(stat: str, dataset: dict, lake: LakeResource) -> str | None:
+    """Why a combo cannot be the sum of its parts' models for its dataset's rows (their
+    datasets are another cut: the combo's was rebuilt alone, e.g. by a retrain of the combo
+    only), or None when it can."""
+    for part in PART_TARGETS[stat]:
+        theirs = lake.read_manifest(part)
+        same = theirs is not None and theirs["dates"] == dataset["dates"]
+        if not same or theirs["rows"] != dataset["rows"]:
+            cut = f"dataset {theirs['version']} ({theirs['rows']})" if theirs else "no dataset"
+            return (
+                f"{part} has {cut}, not the rows of {stat} dataset {dataset['version']} "
+                f"({dataset['rows']}); rebuilding the training datasets together sums the parts"
+            )
+    return None
+
+
 def train_or_reuse(
     stat: str,
     settings: TrainingSettings,
@@ -202,20 +218,17 @@ def train_or_reuse(
     """The stat's version for its newest dataset and `settings`, trained (stored, registered as
     a candidate) or found stored: (version, manifest, reused, dataset manifest, splits). A combo
     with `combos_from_parts` is the sum of its parts' versions for the same rows, each part
-    trained here if it is not stored yet (as its own run would train it)."""
+    trained here if it is not stored yet (as its own run would train it); when its parts'
+    datasets are another cut than its own, it trains models of its own, and says why."""
     dataset = _dataset(stat, lake)
     splits = lake.read_dataset(stat, dataset["version"])
-    if settings.combos_from_parts and stat in PART_TARGETS:
+    summed = settings.combos_from_parts and stat in PART_TARGETS
+    other_rows = _parts_on_other_rows(stat, dataset, lake) if summed else None
+    if other_rows:
+        log(f"{stat}: models of its own this time, not the sum of its parts: {other_rows}")
+    if summed and not other_rows:
         parts = {}
         for part in PART_TARGETS[stat]:
-            theirs = _dataset(part, lake)
-            if (theirs["dates"], theirs["rows"]) != (dataset["dates"], dataset["rows"]):
-                raise dg.Failure(
-                    f"{stat} is built from {' + '.join(PART_TARGETS[stat])}, whose models must "
-                    f"learn from the same rows, but {part} dataset {theirs['version']} "
-                    f"({theirs['dates']}) and {stat} dataset {dataset['version']} "
-                    f"({dataset['dates']}) differ: rebuild the training datasets together"
-                )
             _, parts[part], _, _, _ = train_or_reuse(part, settings, lake, model_store, registry,
                                                      log)  # fmt: skip
         version = combo_version(stat, dataset["version"],
@@ -299,6 +312,11 @@ def player_models(
         stat, settings, lake, model_store, registry, context.log.info
     )
     train_seconds = time.monotonic() - started
+    why_own = (
+        {"own_models_because": _parts_on_other_rows(stat, dataset, lake) or ""}
+        if settings.combos_from_parts and stat in PART_TARGETS and not is_sum_of_parts(manifest)
+        else {}
+    )
 
     test_summary = {r["kind"]: r for r in manifest["summary"]["test"]}
     baselines = {k: test_summary[k]["mae"] for k in BASELINES}
@@ -345,6 +363,7 @@ def player_models(
             "test_champion_vs_baselines": table_value(_summary_frame(manifest, "test")),
             "validation_champion_vs_baselines": table_value(_summary_frame(manifest, "val")),
             **_model_details(manifest, version),
+            **why_own,
             "model_path": dg.MetadataValue.path(str(model_store.version_dir(stat, version))),
         },
         check_results=[

@@ -114,7 +114,9 @@ def test_a_parts_own_run_reuses_the_version_the_combo_trained(home):
     assert meta["stage"].value == "production"  # its own gate promotes it
 
 
-def test_a_combo_whose_parts_learned_from_other_rows_is_refused(home, tmp_path):
+def test_a_combo_whose_parts_have_other_rows_trains_its_own_and_says_why(home, tmp_path):
+    """A combo's dataset rebuilt alone (a retrain of the combo only): its parts' datasets are
+    another cut, so summing them would mix rows; it trains models of its own this time."""
     _, _, data, _, (features, games) = home
     other = Settings(home=tmp_path, source="synthetic", seasons=2, today=date(2025, 12, 15),
                      lines="proxy")  # fmt: skip
@@ -125,13 +127,13 @@ def test_a_combo_whose_parts_learned_from_other_rows_is_refused(home, tmp_path):
     fewer = build_dataset(features.filter(pl.col("game_date") < last), games, "REB", "s", "t")
     lake.write_dataset("REB", fewer.splits(), fewer.manifest)
     result = _train(other, dg.DagsterInstance.ephemeral(), "PR")
-    assert not result.success
-    [failure] = result.get_step_failure_events()
-    message = failure.step_failure_data.error.message
-    assert (
-        "PR is built from PTS + REB" in message
-        and "rebuild the training datasets together" in message
-    )
+    assert result.success
+    meta = _meta(result)
+    assert "built_from" not in meta and meta["pooled_rounds"].value > 0
+    why = meta["own_models_because"].value
+    assert f"REB has dataset {fewer.version}" in why and "rebuilding the training datasets" in why
+    registry = _registry(other)
+    assert registry.versions("PTS").height == 0  # no part was trained for it
 
 
 def test_combos_can_still_have_models_of_their_own(home):

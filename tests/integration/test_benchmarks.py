@@ -54,6 +54,9 @@ def test_training_benchmark_reduced(real_data, capsys, monkeypatch):
     assert seconds > 0 and 0 <= own <= 5
     assert all(0 < mae < 20 for mae in (champion, pooled, naive))
     assert "champion set beats the best naive baseline on" in out
+    combo = re.search(r"  PR\s+([\d.]+)\s+0\s+\d+\s+([\d.]+)\s+([\d.]+)", out)
+    assert combo and 0 < float(combo.group(2)) < 30, out  # nothing fitted: PTS + REB summed
+    assert "the sum of its parts' models (PTS + REB): nothing fitted" in out
     retrain = re.search(r"retrain reusing the tuning: ([\d.]+)s, champion ([\d.]+)", out)
     assert retrain and 0 < float(retrain.group(2)) < 20, out
 
