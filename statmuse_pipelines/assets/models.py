@@ -2,6 +2,7 @@
 
 import math
 import time
+from typing import NamedTuple
 
 import dagster as dg
 import polars as pl
@@ -207,6 +208,17 @@ def _parts_on_other_rows(stat: str, dataset: dict, lake: LakeResource) -> str | 
     return None
 
 
+class StatVersion(NamedTuple):
+    """What `train_or_reuse` found or trained for a stat."""
+
+    version: str
+    manifest: dict
+    reused: bool
+    dataset: dict  # the dataset's manifest
+    splits: dict[str, pl.DataFrame]
+    own_models_because: str | None = None  # a combo not summed from its parts, and why
+
+
 def train_or_reuse(
     stat: str,
     settings: TrainingSettings,
@@ -214,9 +226,9 @@ def train_or_reuse(
     model_store: ModelStoreResource,
     registry: ModelRegistry,
     log=lambda msg: None,
-) -> tuple[str, dict, bool, dict, dict[str, pl.DataFrame]]:
+) -> StatVersion:
     """The stat's version for its newest dataset and `settings`, trained (stored, registered as
-    a candidate) or found stored: (version, manifest, reused, dataset manifest, splits). A combo
+    a candidate) or found stored. A combo
     with `combos_from_parts` is the sum of its parts' versions for the same rows, each part
     trained here if it is not stored yet (as its own run would train it); when its parts'
     datasets are another cut than its own, it trains models of its own, and says why."""
@@ -229,14 +241,13 @@ def train_or_reuse(
     if summed and not other_rows:
         parts = {}
         for part in PART_TARGETS[stat]:
-            _, parts[part], _, _, _ = train_or_reuse(part, settings, lake, model_store, registry,
-                                                     log)  # fmt: skip
+            parts[part] = train_or_reuse(part, settings, lake, model_store, registry, log).manifest
         version = combo_version(stat, dataset["version"],
                                 {p: m["version"] for p, m in parts.items()})  # fmt: skip
         manifest = model_store.manifest(stat, version)
         if manifest is not None:
             log(f"{stat}: version {version} exists (same dataset and parts): reused")
-            return version, manifest, True, dataset, splits
+            return StatVersion(version, manifest, True, dataset, splits)
         loaded = {p: model_store.load(p, m["version"], "evaluation") for p, m in parts.items()}
         created = now_utc()
         manifest, metrics = compose_stat(
@@ -248,7 +259,7 @@ def train_or_reuse(
         registry.record_metrics(metrics, created)
         registry.register(manifest, "evaluation", created, metrics)
         log(f"{stat}: {version} is {' + '.join(m['version'] for m in parts.values())}")
-        return version, manifest, False, dataset, splits
+        return StatVersion(version, manifest, False, dataset, splits)
 
     version, tuning = model_version(stat, dataset["version"], settings), None
     manifest = model_store.manifest(stat, version)
@@ -270,7 +281,7 @@ def train_or_reuse(
             )
     if manifest is not None and model_store.has_fit(stat, version, "evaluation"):
         log(f"{stat}: version {version} exists (same dataset and settings): reused")
-        return version, manifest, True, dataset, splits
+        return StatVersion(version, manifest, True, dataset, splits, other_rows)
     trained = train_stat(stat, splits, dataset["version"], settings, log=log, tuning=tuning)
     created = now_utc()
     manifest = manifest_of(trained, created)
@@ -278,7 +289,7 @@ def train_or_reuse(
     model_store.save_manifest(stat, version, manifest)
     registry.record_metrics(trained.metrics, created)
     registry.register(manifest, "evaluation", created, trained.metrics)
-    return version, manifest, False, dataset, splits
+    return StatVersion(version, manifest, False, dataset, splits, other_rows)
 
 
 @dg.asset(
@@ -308,15 +319,11 @@ def player_models(
     stat = context.partition_key
     settings = config.settings()
     started = time.monotonic()
-    version, manifest, reused, dataset, splits = train_or_reuse(
+    version, manifest, reused, dataset, splits, own_models_because = train_or_reuse(
         stat, settings, lake, model_store, registry, context.log.info
     )
     train_seconds = time.monotonic() - started
-    why_own = (
-        {"own_models_because": _parts_on_other_rows(stat, dataset, lake) or ""}
-        if settings.combos_from_parts and stat in PART_TARGETS and not is_sum_of_parts(manifest)
-        else {}
-    )
+    why_own = {"own_models_because": own_models_because} if own_models_because else {}
 
     test_summary = {r["kind"]: r for r in manifest["summary"]["test"]}
     baselines = {k: test_summary[k]["mae"] for k in BASELINES}
