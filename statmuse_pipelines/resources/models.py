@@ -275,38 +275,40 @@ class ModelRegistry(dg.ConfigurableResource):
 
     # --- reading ---------------------------------------------------------------------------
 
-    def _has_tables(self) -> bool:
-        return self.warehouse.table_exists("model_registry")
+    def _read(self, sql: str, params: list | None = None) -> pl.DataFrame | None:
+        """A query of the registry's tables; None before the first registration made them (no
+        warehouse, or no table yet). One connection, not a look for the table and then the
+        query: serving and every gate ask often."""
+        try:
+            return self.warehouse.query(sql, params)
+        except (FileNotFoundError, duckdb.CatalogException):
+            return None
 
     def stage(self, stat: str, version: str) -> str | None:
-        if not self._has_tables():
-            return None
-        found = self.warehouse.query(
+        found = self._read(
             "SELECT stage FROM model_registry WHERE stat = ? AND version = ? LIMIT 1",
             [stat, version],
         )
-        return found["stage"][0] if found.height else None
+        return found["stage"][0] if found is not None and found.height else None
 
     def production_version(self, stat: str) -> str | None:
         return self.production_versions().get(stat)
 
     def production_versions(self) -> dict[str, str]:
         """Each stat's production version, in one query (serving asks for all twelve)."""
-        if not self._has_tables():
-            return {}
-        found = self.warehouse.query(
+        found = self._read(
             "SELECT stat, any_value(version) AS version FROM model_registry "
             "WHERE stage = 'production' GROUP BY stat"
         )
+        if found is None:
+            return {}
         return dict(zip(found["stat"].to_list(), found["version"].to_list(), strict=True))
 
     def versions(self, stat: str | None = None) -> pl.DataFrame:
         """One row per (stat, version): stage, dataset, when, test MAE of the champion set and
         of the best baseline, players with their own champion, fits on disk."""
-        if not self._has_tables():
-            return pl.DataFrame()
         where = "WHERE r.stat = ?" if stat else ""
-        frame = self.warehouse.query(
+        frame = self._read(
             f"""
             SELECT r.stat, r.version, any_value(r.stage) AS stage,
                    any_value(r.dataset_version) AS dataset_version,
@@ -320,6 +322,8 @@ class ModelRegistry(dg.ConfigurableResource):
             """,
             [stat] if stat else [],
         )
+        if frame is None:
+            return pl.DataFrame()
         metrics = self.warehouse.query(
             """
             SELECT version,
