@@ -88,10 +88,10 @@ def dagster_path(
     import dagster as dg
 
     from statmuse_pipelines.automation.jobs import range_tags
+    from statmuse_pipelines.core.seasons import season_chunks
     from statmuse_pipelines.definitions import build_definitions
     from statmuse_pipelines.instance import ensure_dagster_home
     from statmuse_pipelines.resources.warehouse import WarehouseResource
-    from statmuse_pipelines.runs import season_chunks
     from statmuse_pipelines.settings import Settings
 
     settings = Settings(home=home, source="files", files_dir=data)

@@ -30,7 +30,7 @@ class RunReport:
     checks: dict[str, dict[str, int]] = field(default_factory=dict)  # "asset.check" -> counts
     failed: str | None = None
     written: list[str] = field(default_factory=list)  # what the failed run stored before it failed
-    kept_candidates: dict[str, str] = field(default_factory=dict)  # stat -> gate's reason
+    kept_candidates: dict[str, str] = field(default_factory=dict)  # stat -> why not promoted
     skipped: dict[str, str] = field(default_factory=dict)  # stat -> why no training
 
     def record(self, result) -> None:
@@ -45,6 +45,9 @@ class RunReport:
             counts["passed" if ev.passed else "failed"] += 1
             if not ev.passed and ev.severity == dg.AssetCheckSeverity.WARN:
                 counts["warn"] += 1
+            if ev.check_name == "promotion_gate" and not ev.passed:  # the candidate stays one
+                stat = result.dagster_run.tags.get("dagster/partition", "")
+                self.kept_candidates[stat] = (ev.description or "").removeprefix("not promoted: ")
         if not result.success:
             self.failed, self.written = failure_message(result), written_before_failure(result)
 

@@ -127,3 +127,18 @@ def ui_workspace(dagster_home: Path) -> Path:
         f"      location_name: {LOCATION_NAME}\n"
     )
     return path
+
+
+def start_ui(settings: Settings, host: str, port: int) -> None:
+    """Replace this process with the Dagster UI (`dagster dev`) on this project's instance and
+    code location: the checkout's workspace.yaml, or for an installed copy one named the same."""
+    ensure_dagster_home(settings)
+    workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
+    if not workspace.exists():  # installed, not a checkout: the same location name
+        workspace = ui_workspace(settings.dagster_home)
+    # the dagster of this interpreter, whether or not its virtualenv is activated
+    cmd = [sys.executable, "-m", "dagster", "dev", "-h", host, "-p", str(port)]
+    cmd += ["-w", str(workspace)]
+    print(f"DAGSTER_HOME={settings.dagster_home} dagster dev {' '.join(cmd[4:])}")
+    os.chdir(workspace.parent)
+    os.execvp(cmd[0], cmd)

@@ -40,3 +40,23 @@ def partition_days(context: dg.AssetExecutionContext) -> list[date]:
     first = window.start.date()
     last = (window.end - timedelta(seconds=1)).date()
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def partition_span() -> tuple[date, date]:
+    """The first and the last daily partition (today's, on the league's calendar)."""
+    last = daily_partitions.get_last_partition_key()
+    return date.fromisoformat(FIRST_DATE), date.fromisoformat(last)
+
+
+def within_partitions(start: date, end: date, note) -> tuple[date, date]:
+    """start..end moved inside the daily partitions, each move said through `note`; a range
+    with nothing left in it is an error."""
+    first, last = partition_span()
+    if start < first:
+        note(f"note: partitions start on {first}; starting there instead of {start}")
+    if end > last:
+        note(f"note: the last partition is {last}; ending there instead of {end}")
+    start, end = max(start, first), min(end, last)
+    if start > end:
+        raise ValueError(f"nothing to do: start {start} is after end {end}")
+    return start, end

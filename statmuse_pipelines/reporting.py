@@ -15,6 +15,23 @@ from statmuse_pipelines.execution import RunReport
 from statmuse_pipelines.settings import Settings
 
 
+def outcome(report: RunReport) -> int:
+    """A command's exit status (1 when a run failed), and on a failure what it stored."""
+    import sys
+
+    if not report.failed:
+        return 0
+    print(f"\nFAILED: {report.failed}", file=sys.stderr)
+    if report.written:
+        print(f"The failed run stored these before it failed: {', '.join(report.written)};"
+              " the failed step and the ones after it wrote nothing (a step writes its lake "
+              "files and warehouse rows together or not at all).", file=sys.stderr)  # fmt: skip
+    else:
+        print("The failed run stored nothing; what earlier runs stored is as it was.",
+              file=sys.stderr)  # fmt: skip
+    return 1
+
+
 def summarize(settings: Settings, report: RunReport, echo=print) -> None:
     from statmuse_pipelines.resources.factory import warehouse_of
 
@@ -393,3 +410,57 @@ def _clv(r: dict) -> str:
     if n == 0:
         return f"{0:>8}{'-':>7}{'-':>6}"
     return f"{n:>8,}{r['clv_line_move']:>+7.2f}{r['clv_beat_close']:>6.0%}"
+
+
+# --- a run's words: what a step's line says after its label, from the run's own metadata -----
+
+
+def _metadata(result, node: str) -> dict:
+    """The metadata of `node`'s first materialization in the run (empty when it stored none)."""
+    mats = result.asset_materializations_for_node(node)
+    return {key: value.value for key, value in mats[0].metadata.items()} if mats else {}
+
+
+def ingested(result) -> str:
+    """A range run of the game days: the player-games it stored."""
+    rows = int(_metadata(result, "player_game_stats").get("run_rows", 0))
+    return f"  {rows:>7,} player-games, features"
+
+
+def matched(result) -> str:
+    """The market lines run: the share of spellings matched and the quotes kept."""
+    meta = _metadata(result, "market_lines")
+    keys = ("match_rate_on_covered_dates", "quotes_kept", "quotes")
+    rate, kept, read = (meta.get(k) for k in keys)
+    quotes = f", {kept:,} of {read:,} quotes kept" if kept and read else ""
+    return f", {rate:.1%} of spellings matched{quotes})" if rate is not None else ")"
+
+
+def promoted(result) -> str:
+    """A training run: the stage its version took and why (a candidate the gate refused stays
+    one)."""
+    meta = _metadata(result, "player_models")
+    refused = any(
+        e.check_name == "promotion_gate" and not e.passed
+        for e in result.get_asset_check_evaluations()
+    )
+    return f"{'kept as candidate' if refused else meta['stage']}: {meta['decision']}"
+
+
+def evaluated(result) -> str:
+    """An evaluation run: the walk-forward period it scored."""
+    period = _metadata(result, "walk_forward_predictions").get("period")
+    return f"  calibrated, walk-forward{f' {period}' if period else ''}, backtested"
+
+
+def drifted(served: list[str], *results) -> str:
+    """The drift runs of the `served` stats: which drifted, and in what."""
+    from statmuse_pipelines.core.drift import DRIFT_CHECKS
+
+    watched = {name: what for what, name in DRIFT_CHECKS.items()}
+    found = []
+    for stat, result in zip(served, results, strict=False):
+        failed = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
+        if failed:
+            found.append(f"{stat} ({', '.join(watched.get(n, n) for n in failed)})")
+    return f"{len(served)} stats, " + (f"drifted: {'; '.join(found)}" if found else "no drift")

@@ -167,6 +167,16 @@ class Settings:
             files_dir_from_env=bool(files_dir),
         )
 
+    @classmethod
+    def with_overrides(cls, **given: object) -> Settings:
+        """Settings from the environment with `given` variables (a command line's options; None:
+        not given) taking precedence, and exported, so resources built from them later in this
+        process read the same values."""
+        given = {name: str(value) for name, value in given.items() if value is not None}
+        settings = cls.from_env({**environment(), **given})
+        export_environment({**given, "STATMUSE_HOME": str(settings.home)})
+        return settings
+
 
 def _pace_change(raw: str | None) -> tuple[date, float] | None:
     if not raw:

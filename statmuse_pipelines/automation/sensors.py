@@ -10,6 +10,7 @@ checks into alerts, `failed_run_sensor` failed runs.
 """
 
 import json
+import logging
 import time
 from datetime import UTC, datetime
 
@@ -228,6 +229,21 @@ def alert_sensor(
     return dg.SkipReason(
         f"{sent} alert(s) recorded" + (f", {len(left)} waiting for the next tick" if left else "")
     )
+
+
+def alert_tick(defs: dg.Definitions, instance: dg.DagsterInstance) -> str:
+    """One tick of `alert_sensor` as the daemon would run it (the command's live days end with
+    one): the failed checks so far become rows in `alerts`. Returns what the tick says."""
+    resources = {"warehouse": defs.resources["warehouse"], "alerts": defs.resources["alerts"]}
+    logging.disable(logging.INFO)  # the sensor's own log line: the command prints its own
+    try:  # a context manager: the warehouse resource is set up and torn down around the tick
+        with dg.build_sensor_context(
+            instance=instance, definitions=defs, resources=resources
+        ) as context:
+            tick = alert_sensor(context)
+    finally:
+        logging.disable(logging.NOTSET)
+    return getattr(tick, "skip_message", None) or "filed"
 
 
 # Dagster evaluates up to 5 failed runs a tick and stops a tick at 60 s: each alert gets at most

@@ -396,6 +396,17 @@ class ModelRegistry(dg.ConfigurableResource):
             raise RegistryError(_changed(stat, current, self.production_version(stat))) from None
         return current
 
+    def promote_with_fit(
+        self, stat: str, version: str, read_splits: SplitsReader, reason: str
+    ) -> tuple[str | None, float]:
+        """The operator's promotion: `version` refit for production first when it has no such
+        fit (`ensure_production_fit`), then made production. Returns the version that was
+        production before and the refit's seconds (0 without one)."""
+        if self.stage(stat, version) is None:
+            raise RegistryError(f"no {stat} version {version}: see `statmuse models list`")
+        _, seconds = self.ensure_production_fit(stat, version, read_splits)
+        return self.promote(stat, version, reason), seconds
+
     def rollback(self, stat: str, reason: str = "rollback") -> tuple[str, str]:
         """Back to the previous production version; returns (from, to)."""
         current = self.production_version(stat)

@@ -9,7 +9,6 @@ import pytest
 from statmuse_pipelines.cli import main
 from statmuse_pipelines.core.schemas import TABLES
 from statmuse_pipelines.resources.warehouse import WarehouseResource
-from statmuse_pipelines.runs import season_chunks
 from tests.dagster.exports import edit_csv, write_exports
 
 LATEST = "SELECT target, version FROM datasets WHERE is_latest ORDER BY target"
@@ -18,13 +17,6 @@ LATEST = "SELECT target, version FROM datasets WHERE is_latest ORDER BY target"
 def step(out: str, text: str) -> bool:
     """Whether a numbered line of `out` ("[i/n] ...") says `text` after its number."""
     return re.search(rf"^\[\d+/\d+\] {re.escape(text)}", out, re.MULTILINE) is not None
-
-
-def test_season_chunks_split_at_july_first():
-    assert season_chunks(date(2015, 10, 1), date(2017, 4, 30)) == [
-        (date(2015, 10, 1), date(2016, 6, 30)),
-        (date(2016, 7, 1), date(2017, 4, 30)),
-    ]
 
 
 def test_every_workspace_names_the_location_the_command_tags_its_runs_with(tmp_path):
