@@ -8,6 +8,8 @@ with `DAGSTER_EVENT_BATCH_SIZE` set, hands them to `store_event_batch`, which Po
 writes at once and SQLite's writes one by one. This storage writes such a batch in one
 transaction per database file: the same rows, the same ids in order, the same asset records (the
 index keeps the tags of every event, the asset table its latest event, as PostgreSQL's does).
+A check planned for a range run is stored as Dagster stores it, a row per partition, with the
+event serialized once rather than once per row.
 
 `statmuse` writes it into the dagster.yaml of the homes it creates; deploy/dagster.yaml uses
 PostgreSQL instead.
@@ -22,9 +24,11 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from dagster import Field, StringSource
+from dagster import Field, StringSource, serialize_value
 from dagster._core.events import DagsterEventType
 from dagster._core.events.log import EventLogEntry
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from dagster._core.storage.sqlalchemy_compat import db_result
 
@@ -35,10 +39,6 @@ def failed_check_executions(instance, key, limit: int) -> list:
     """The latest failed executions of the asset check `key` (a `dg.AssetCheckKey`), newest
     first: records with `id`, `partition`, `run_id`, `create_timestamp` and the evaluation event.
     The same storage call the UI's check history makes; private in 1.13, so kept here."""
-    from dagster._core.storage.asset_check_execution_record import (
-        AssetCheckExecutionRecordStatus,
-    )
-
     return list(
         instance.event_log_storage.get_asset_check_execution_history(
             key, limit=limit, status={AssetCheckExecutionRecordStatus.FAILED}
@@ -90,6 +90,28 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
                 latest[event.get_dagster_event().asset_key] = (event, event_id)
             for event, event_id in latest.values():
                 self._store_asset_event(conn, event, event_id)
+
+    def _store_asset_check_evaluation_planned(self, event: EventLogEntry, event_id) -> None:
+        """The rows Dagster's own method stores for a planned check (one per partition of the
+        run, each with the whole planned event), with the event serialized once instead of once
+        per row and the rows inserted as one executemany: a season's range run plans each check
+        for ~365 partitions, and the per-row serializing of an event that lists all of them
+        was ~20 s of a nine-season backfill."""
+        planned = event.get_dagster_event().event_specific_data
+        subset = planned.partitions_subset
+        keys = subset.get_partition_keys() if subset else [None]
+        common = {
+            "asset_key": planned.asset_key.to_string(),
+            "check_name": planned.check_name,
+            "run_id": event.run_id,
+            "execution_status": AssetCheckExecutionRecordStatus.PLANNED.value,
+            "evaluation_event": serialize_value(event),
+            "evaluation_event_timestamp": self._event_insert_timestamp(event),
+            "evaluation_event_storage_id": event_id,
+        }
+        with self.index_connection() as conn:
+            rows = [{**common, "partition": key} for key in keys]
+            conn.execute(AssetCheckExecutionsTable.insert(), rows)
 
     @staticmethod
     def _batchable(events: Sequence[EventLogEntry]) -> bool:

@@ -14,6 +14,7 @@ import hashlib
 import io
 import itertools
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -171,7 +172,11 @@ def build_datasets(
         how="inner",
     ).sort("game_date", "game_id", "player_id")
     split = dict(zip(SPLITS, split_by_date(joined, fractions), strict=True))
-    return {t: _dataset(t, split, source, created_at, fractions) for t in targets}
+    # each target's columns and content hash on both cores (polars and hashlib let go of the
+    # GIL): the nine real seasons' twelve hashes, 6.6 s in turn, 4.9 s two at a time
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        built = pool.map(lambda t: _dataset(t, split, source, created_at, fractions), targets)
+        return dict(zip(targets, built, strict=True))
 
 
 def _dataset(

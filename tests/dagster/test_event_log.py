@@ -1,10 +1,12 @@
 """The local homes' event log: a range run's per-partition events written in one batch, with the
 same records Dagster's own SQLite event log keeps when it writes them one by one."""
 
+import sqlite3
 from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.events.log import EventLogEntry
 
 from statmuse_pipelines.event_log import BatchedSqliteEventLogStorage
 from statmuse_pipelines.instance import INSTANCE_YAML
@@ -12,11 +14,18 @@ from statmuse_pipelines.instance import INSTANCE_YAML
 DAYS = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-11")
 
 
-@dg.asset(partitions_def=DAYS, backfill_policy=dg.BackfillPolicy.single_run())
+@dg.asset(
+    partitions_def=DAYS,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    check_specs=[dg.AssetCheckSpec("counted", asset="days")],
+)
 def days(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     for key in context.partition_keys:
         context.add_asset_metadata({"day": key}, partition_key=key)
-    return dg.MaterializeResult(metadata={"run_days": len(context.partition_keys)})
+    return dg.MaterializeResult(
+        metadata={"run_days": len(context.partition_keys)},
+        check_results=[dg.AssetCheckResult(check_name="counted", passed=True)],
+    )
 
 
 def _run_range(home: Path, yaml_text: str, monkeypatch) -> tuple[dg.DagsterInstance, str]:
@@ -44,6 +53,24 @@ def _records(instance: dg.DagsterInstance) -> list[tuple]:
     )
 
 
+def _check_rows(home: Path) -> list[tuple]:
+    """The check executions Dagster's index keeps: a row per planned partition, each with the
+    event it came from (its type and partitions), and the status the evaluation gave it."""
+    with sqlite3.connect(home / "history" / "runs" / "index.db") as db:
+        rows = db.execute(
+            "SELECT asset_key, check_name, partition, execution_status, evaluation_event "
+            "FROM asset_check_executions ORDER BY partition"
+        ).fetchall()
+    out = []
+    for *key, event in rows:
+        entry = dg.deserialize_value(event, EventLogEntry)
+        data = entry.dagster_event.event_specific_data
+        subset = getattr(data, "partitions_subset", None)
+        keys = sorted(subset.get_partition_keys()) if subset else None
+        out.append((*key, entry.dagster_event.event_type_value, keys))
+    return out
+
+
 def test_a_range_run_is_stored_as_one_batch_with_dagsters_records(tmp_path, monkeypatch):
     monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "500")
     calls = []
@@ -57,7 +84,9 @@ def test_a_range_run_is_stored_as_one_batch_with_dagsters_records(tmp_path, monk
     ours, ours_run = _run_range(tmp_path / "ours", INSTANCE_YAML, monkeypatch)
     storage = ours.event_log_storage
     assert isinstance(storage, BatchedSqliteEventLogStorage)
-    assert calls == [10]  # the ten partitions' materializations, in one call
+    # the run's plan (the materialization and the check, one event each), then the ten
+    # partitions' materializations in one call
+    assert calls == [2, 10]
 
     plain_yaml = "telemetry:\n  enabled: false\n"
     plain, plain_run = _run_range(tmp_path / "plain", plain_yaml, monkeypatch)
@@ -74,6 +103,12 @@ def test_a_range_run_is_stored_as_one_batch_with_dagsters_records(tmp_path, monk
         assert len(logged) == 10
         latest = instance.get_latest_materialization_event(dg.AssetKey("days"))
         assert latest.dagster_event.partition == "2024-01-10"
+    # the check planned for the ten partitions: the rows Dagster's own storage keeps
+    ours_checks = _check_rows(tmp_path / "ours")
+    assert ours_checks == _check_rows(tmp_path / "plain")
+    planned = [r for r in ours_checks if r[2] is not None]
+    assert [r[2] for r in planned] == [f"2024-01-{d:02d}" for d in range(1, 11)]
+    assert {r[4] for r in planned} == {"ASSET_CHECK_EVALUATION_PLANNED"}
     # partition status the UI reads
     assert ours.get_materialized_partitions(dg.AssetKey("days")) == {
         f"2024-01-{d:02d}" for d in range(1, 11)

@@ -60,6 +60,11 @@ def test_one_file_per_day_and_empty_days_get_empty_files(tmp_path, rows):
     assert lake.stored_days("t") == DAYS
     empty = pl.read_parquet(lake.path("t", date(2024, 10, 21)))
     assert empty.height == 0 and empty.schema == rows.schema
+    # every day without rows holds the same empty file (written once, copied)
+    later = [DAYS[-1] + timedelta(days=n) for n in (1, 2, 3)]
+    assert set(lake.write_days("t", rows.clear(), later, "game_date").values()) == {0}
+    files = {lake.path("t", d).read_bytes() for d in [date(2024, 10, 21), *later]}
+    assert len(files) == 1
     assert (
         lake.read_days("t", DAYS)
         .sort("game_id", "player_id")
