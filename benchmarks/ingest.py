@@ -4,8 +4,8 @@ Two paths over the same game dates, from the same exports:
 
 * core:    read the exports, normalize, write one parquet file per date per table, load the
            warehouse (what the assets do, without Dagster);
-* dagster: the `ingest_game_logs_job` as `statmuse backfill` runs it (one single-run backfill per
-           season, recorded in a fresh SQLite-backed instance).
+* dagster: the ingest and normalize assets as `statmuse backfill` runs them (one single-run
+           backfill of the range, recorded in a fresh SQLite-backed instance).
 
 Prints rows, seconds and rows per second per stage, and the dagster/core ratio (the cost of
 orchestration: Dagster stores an event per partition per asset).
@@ -83,12 +83,11 @@ def core_path(data: Path, home: Path, start: date, end: date) -> dict[str, tuple
 def dagster_path(
     data: Path, home: Path, start: date, end: date, plain: bool = False
 ) -> tuple[int, float, int]:
-    """Ingest and normalize only, one single-run backfill per season, as `statmuse` runs them
+    """Ingest and normalize only, one single-run backfill of the range, as `statmuse` runs it
     (`plain`: on Dagster's default SQLite event log instead of the batched one)."""
     import dagster as dg
 
     from statmuse_pipelines.automation.jobs import range_tags
-    from statmuse_pipelines.core.seasons import season_chunks
     from statmuse_pipelines.definitions import build_definitions
     from statmuse_pipelines.instance import ensure_dagster_home
     from statmuse_pipelines.resources.warehouse import WarehouseResource
@@ -112,7 +111,7 @@ def dagster_path(
     t = time.perf_counter()
     runs = 0
     with dg.DagsterInstance.get() as instance:
-        for a, b in season_chunks(start, end):
+        for a, b in [(start, end)]:
             t0 = time.perf_counter()
             result = job.execute_in_process(
                 instance=instance, tags=range_tags(str(a), str(b)), run_config=quiet

@@ -47,9 +47,3 @@ def season_bounds(start_year: int) -> tuple[date, date]:
 def date_range(start: date, end: date) -> list[date]:
     """Every date from start to end, both included."""
     return [start + timedelta(days=i) for i in range((end - start).days + 1)]
-
-
-def season_chunks(start: date, end: date) -> list[tuple[date, date]]:
-    """start..end split at July 1 (season boundaries): (first, last) of each season it touches."""
-    years = range(season_of_date(start), season_of_date(end) + 1)
-    return [(max(start, a), min(end, b)) for a, b in map(season_bounds, years)]
