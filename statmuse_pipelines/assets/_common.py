@@ -13,6 +13,7 @@ import polars as pl
 from statmuse_pipelines.core.checks import CheckOutcome, asset_checks, severity_of
 from statmuse_pipelines.core.features import prior_games, window_days
 from statmuse_pipelines.core.schemas import PLAYER_GAME_STATS, Table
+from statmuse_pipelines.event_log import add_metadata_by_partition
 from statmuse_pipelines.resources.warehouse import column_type
 
 
@@ -84,6 +85,7 @@ def add_partition_metadata(
         )
         .rows_by_key(date_column, named=True, unique=True)
     )
+    by_partition = {}
     for day in days:
         found = per_day.get(day)
         meta: dict[str, dg.RawMetadataValue] = {
@@ -92,7 +94,8 @@ def add_partition_metadata(
         }
         for name in extra:
             meta[name] = found[name] if found else 0
-        context.add_asset_metadata(meta, partition_key=day.isoformat())
+        by_partition[day.isoformat()] = meta
+    add_metadata_by_partition(context, by_partition)
 
 
 def add_preview(context: dg.AssetExecutionContext, days: Sequence[date], frame: pl.DataFrame):

@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 from dagster._core.events.log import EventLogEntry
 
-from statmuse_pipelines.event_log import BatchedSqliteEventLogStorage
+from statmuse_pipelines.event_log import BatchedSqliteEventLogStorage, add_metadata_by_partition
 from statmuse_pipelines.instance import INSTANCE_YAML
 
 DAYS = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-11")
@@ -123,3 +123,47 @@ def test_other_events_are_stored_one_by_one(tmp_path, monkeypatch):
     monkeypatch.delenv("DAGSTER_HOME")
     with pytest.raises(ValueError, match="DAGSTER_HOME"):
         BatchedSqliteEventLogStorage.from_config_value(None, {})
+
+
+def _by_day(context: dg.AssetExecutionContext) -> dict[str, dict]:
+    return {key: {"day": key, "n": int(key[-2:])} for key in context.partition_keys}
+
+
+@dg.asset(partitions_def=DAYS, backfill_policy=dg.BackfillPolicy.single_run())
+def public_calls(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    for key, metadata in _by_day(context).items():
+        context.add_asset_metadata(metadata, partition_key=key)
+    context.add_asset_metadata({"last": True}, partition_key=context.partition_keys[-1])
+    return dg.MaterializeResult(metadata={"run_days": len(context.partition_keys)})
+
+
+@dg.asset(partitions_def=DAYS, backfill_policy=dg.BackfillPolicy.single_run())
+def one_update(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    add_metadata_by_partition(context, _by_day(context))
+    context.add_asset_metadata({"last": True}, partition_key=context.partition_keys[-1])
+    return dg.MaterializeResult(metadata={"run_days": len(context.partition_keys)})
+
+
+def test_metadata_by_partition_in_one_update_is_what_the_public_calls_leave():
+    instance = dg.DagsterInstance.ephemeral()
+    defs = dg.Definitions(assets=[public_calls, one_update])
+    job = dg.define_asset_job("both", [public_calls, one_update])
+    tags = {
+        "dagster/asset_partition_range_start": "2024-01-02",
+        "dagster/asset_partition_range_end": "2024-01-09",
+    }
+    defs = dg.Definitions.merge(defs, dg.Definitions(jobs=[job]))
+    assert defs.resolve_job_def("both").execute_in_process(instance=instance, tags=tags).success
+
+    def metadata(asset: str) -> dict:
+        found = instance.fetch_materializations(dg.AssetKey(asset), limit=100).records
+        return {
+            r.partition_key: {k: v.value for k, v in r.asset_materialization.metadata.items()}
+            for r in found
+        }
+
+    ours = metadata("one_update")
+    assert ours == metadata("public_calls")
+    assert sorted(ours) == [f"2024-01-{d:02d}" for d in range(2, 10)]
+    assert ours["2024-01-05"] == {"day": "2024-01-05", "n": 5, "run_days": 8}
+    assert ours["2024-01-09"]["last"] is True
