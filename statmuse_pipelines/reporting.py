@@ -432,7 +432,7 @@ def matched(result) -> str:
     meta = _metadata(result, "market_lines")
     keys = ("match_rate_on_covered_dates", "quotes_kept", "quotes")
     rate, kept, read = (meta.get(k) for k in keys)
-    quotes = f", {kept:,} of {read:,} quotes kept" if kept and read else ""
+    quotes = f", {kept:,} of {read:,} quotes kept" if kept is not None and read else ""
     return f", {rate:.1%} of spellings matched{quotes})" if rate is not None else ")"
 
 

@@ -205,3 +205,21 @@ def test_a_long_run_prints_what_it_is_doing_while_it_runs(monkeypatch):
     assert len(lines) >= 3, lines
     assert all(line.startswith("[5/29] models PTS  ... ") for line in lines), lines
     assert "fitting the pooled model, 3 of 12 stats" in lines[-1], lines
+
+
+def test_a_market_lines_line_says_how_many_quotes_were_kept_even_none():
+    from types import SimpleNamespace
+
+    from statmuse_pipelines.reporting import matched
+
+    def run(**metadata):
+        values = {k: SimpleNamespace(value=v) for k, v in metadata.items()}
+        return SimpleNamespace(asset_materializations_for_node=lambda node: [
+            SimpleNamespace(metadata=values)
+        ])  # fmt: skip
+
+    keys = ("match_rate_on_covered_dates", "quotes_kept", "quotes")
+    none_kept = run(**dict(zip(keys, (0.0, 0, 31010), strict=True)))
+    assert matched(none_kept) == ", 0.0% of spellings matched, 0 of 31,010 quotes kept)"
+    assert matched(run(match_rate_on_covered_dates=0.5)) == ", 50.0% of spellings matched)"
+    assert matched(run()) == ")"
