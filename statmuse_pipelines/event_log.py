@@ -120,9 +120,9 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
     def _store_asset_check_evaluation_planned(self, event: EventLogEntry, event_id) -> None:
         """The rows Dagster's own method stores for a planned check (one per partition of the
         run, each with the whole planned event), with the event serialized once instead of once
-        per row and the rows inserted as one executemany: a season's range run plans each check
-        for ~365 partitions, and the per-row serializing of an event that lists all of them
-        was ~20 s of a nine-season backfill."""
+        per row and the rows inserted as one executemany (a nine-season range run plans 21
+        checks for 3,135 partitions each; a profiler made the per-row work look large, the
+        backfill measured the same within its noise)."""
         planned = event.get_dagster_event().event_specific_data
         subset = planned.partitions_subset
         keys = subset.get_partition_keys() if subset else [None]

@@ -114,8 +114,11 @@ class LakeResource(dg.ConfigurableResource):
             final = self.path(table, day)
             tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")
             staged.files.append((tmp, final))
+            if day in parts:
+                jobs.append((parts[day], tmp))
+            else:
+                empty.append(tmp)
             staged.counts[day] = parts[day].height if day in parts else 0
-            (jobs.append((parts[day], tmp)) if day in parts else empty.append(tmp))
         try:
             # two files at a time (polars writes with the GIL let go); a day without rows is a
             # copy of the one empty file (the same bytes): a third of a season's days have no
