@@ -58,7 +58,7 @@ from statmuse_pipelines.resources.models import ModelRegistry, ModelStoreResourc
 from statmuse_pipelines.resources.warehouse import WarehouseResource
 
 # bump when the refit code changes what the walk-forward means are, so cached means are not reused
-MEANS_FORMAT = 1
+MEANS_FORMAT = 2  # 2: no refit less than half an interval after the period's start
 
 
 class WalkForwardConfig(dg.Config):

@@ -40,6 +40,7 @@ from statmuse_pipelines.core.probabilities import outcome_over, with_lines
 from statmuse_pipelines.core.registry import refit_production
 
 PASS = "PASS"
+DAYS_IN_MONTH = 30.4
 
 
 @dataclass(frozen=True)
@@ -89,11 +90,16 @@ def _add_months(day: date, months: int) -> date:
 
 
 def fold_starts(start: date, end: date, months: int) -> list[date]:
-    """The refit dates: `start`, then the first of every `months`-th month after it, to `end`."""
+    """The refit dates: `start`, then the first of every `months`-th month after it, to `end`;
+    the first of those is skipped when it comes less than half an interval after `start` (a
+    season that opens on October 24 is refit on December 1, not 8 days in on November 1: a
+    week more of games barely moves a fit of years, and each refit is a full fit)."""
     if months < 1:
         raise ValueError(f"refit_months must be at least 1, not {months}")
     out = [start]
     nxt = _add_months(date(start.year, start.month, 1), months)
+    if (nxt - start).days < months * DAYS_IN_MONTH / 2:
+        nxt = _add_months(nxt, months)
     while nxt <= end:
         out.append(nxt)
         nxt = _add_months(nxt, months)

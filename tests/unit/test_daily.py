@@ -227,6 +227,13 @@ def test_feature_drift_counts_team_features_once_per_team_game():
     assert faster["name"][0] == "team_pace"  # largest shift first
     assert set(feature_names()) >= UNMONITORED
 
+    # another stat's reference: the same rows and features beside another target; answered from
+    # memory with the same result, while a changed value is compared again
+    again = feature_drift(reference.with_columns(target=pl.lit(3)), recent, names)
+    assert again.equals(out)
+    moved = reference.with_columns(team_pace=pl.col("team_pace") * 1.3)
+    assert feature_drift(moved, recent, names)["drifted"].any()
+
 
 class Response:
     def __init__(self, status):

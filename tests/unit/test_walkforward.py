@@ -100,8 +100,12 @@ def run(frame: pl.DataFrame, lines: pl.DataFrame, fit, start=date(2024, 2, 1), e
 
 
 def test_fold_starts_and_the_default_period():
+    # November 1 is 8 days after the start: less than half a month, so the first refit is Dec 1
     assert fold_starts(date(2023, 10, 24), date(2024, 1, 10), 1) == [
-        date(2023, 10, 24), date(2023, 11, 1), date(2023, 12, 1), date(2024, 1, 1)
+        date(2023, 10, 24), date(2023, 12, 1), date(2024, 1, 1)
+    ]  # fmt: skip
+    assert fold_starts(date(2023, 10, 5), date(2023, 12, 10), 1) == [
+        date(2023, 10, 5), date(2023, 11, 1), date(2023, 12, 1)
     ]  # fmt: skip
     assert fold_starts(date(2023, 10, 24), date(2024, 1, 10), 2)[1] == date(2023, 12, 1)
     with pytest.raises(ValueError, match="at least 1"):
