@@ -298,7 +298,7 @@ def match_players(quotes: pl.DataFrame, games: pl.DataFrame) -> pl.DataFrame:
     ):
         by_team[tid] = (
             part["game_date"].to_numpy().astype("datetime64[D]"),
-            part["player_id"].to_list(),
+            part["player_id"].to_numpy(),
             part["player_name"].to_list(),
         )
     rows = []
@@ -315,9 +315,11 @@ def match_players(quotes: pl.DataFrame, games: pl.DataFrame) -> pl.DataFrame:
                 dates, pids, names = by_team[tid]
                 lo = int(np.searchsorted(dates, today - np.timedelta64(CANDIDATE_DAYS, "D")))
                 hi = int(np.searchsorted(dates, today, side="right"))
-                played = {pids[i] for i in range(lo, hi) if dates[i] == today}
-                for i in range(lo, hi):  # the latest spelling of each player in the window
-                    cands[pids[i]] = Candidate(pids[i], names[i], pids[i] in played)
+                played = set(pids[lo:hi][dates[lo:hi] == today].tolist())
+                # the latest spelling of each player in the window (the later row wins)
+                latest = dict(zip(pids[lo:hi].tolist(), names[lo:hi], strict=True))
+                for pid, name in latest.items():
+                    cands[pid] = Candidate(pid, name, pid in played)
             cache[key] = sorted(cands.values(), key=lambda c: c.player_id)
         m = match_name(r["player_name"], cache[key])
         played = next((c.played for c in cache[key] if c.player_id == m.player_id), False)
@@ -378,8 +380,10 @@ def _at_line(
     key = ["game_date", "player_id", "market_code"]
     median = q.group_by(key).agg(pl.col("line").median().alias("median_line"))
     q = q.join(median, on=key).with_columns(dist=(pl.col("line") - pl.col("median_line")).abs())
+    # the line nearest the median, the lower of two as near (a sort_by, not a sorted struct:
+    # 7x faster on the demo's book, the same lines)
     snapped = q.group_by(key).agg(
-        pl.struct("dist", "line").sort().first().struct.field("line").alias("consensus_line")
+        pl.col("line").sort_by("dist", "line").first().alias("consensus_line")
     )
     q = q.join(snapped, on=key)
     at = q.filter(pl.col("line") == pl.col("consensus_line"))
