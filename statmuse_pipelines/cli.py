@@ -48,11 +48,15 @@ WALK_FORWARD = {
 # fmt: on
 
 
+def _dest(flag: str) -> str:  # after the flag: --eval-start's key `start` is backfill's --start
+    return "option_" + flag.lstrip("-").replace("-", "_")
+
+
 def _given(args: argparse.Namespace, options: dict) -> dict:
     """The `options` given on the command line, by their run-config keys (the rest keep their
     defaults)."""
-    keys = (key for key, _, _ in options.values())
-    return {key: getattr(args, key) for key in keys if getattr(args, key, None) is not None}
+    given = {key: getattr(args, _dest(flag), None) for flag, (key, _, _) in options.items()}
+    return {key: value for key, value in given.items() if value is not None}
 
 
 def _settings(args: argparse.Namespace, **overrides) -> Settings:
@@ -209,9 +213,9 @@ def cmd_ui(args: argparse.Namespace) -> int:
 def _options(p: argparse.ArgumentParser, options: dict) -> None:
     for flag, (key, kind, text) in options.items():
         if kind is None:
-            p.add_argument(flag, dest=key, action="store_const", const=0, help=text)
+            p.add_argument(flag, dest=_dest(flag), action="store_const", const=0, help=text)
         else:
-            p.add_argument(flag, dest=key, type=kind, help=text)
+            p.add_argument(flag, dest=_dest(flag), type=kind, metavar=key.upper(), help=text)
 
 
 def _command(sub, name: str, text: str, func, *groups: dict, stat: str = "", lines=False):
