@@ -116,9 +116,10 @@ class LakeResource(dg.ConfigurableResource):
             staged.files.append((tmp, final))
             if day in parts:
                 jobs.append((parts[day], tmp))
+                staged.counts[day] = parts[day].height
             else:
                 empty.append(tmp)
-            staged.counts[day] = parts[day].height if day in parts else 0
+                staged.counts[day] = 0
         try:
             # two files at a time (polars writes with the GIL let go); a day without rows is a
             # copy of the one empty file (the same bytes): a third of a season's days have no
